@@ -1,0 +1,211 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/mail"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"supportercrm/internal/mailsend"
+	"supportercrm/internal/vocab"
+)
+
+// ErrNotConfigured means no SMTP relay is set up yet; mail waits in the outbox.
+var ErrNotConfigured = errors.New("smtp is not configured (dashboard: Settings > Mail settings)")
+
+// DialFunc opens a connection to the relay. It is called once per batch, so
+// changes to the mail settings apply without a restart.
+type DialFunc func(ctx context.Context) (mailsend.Sender, error)
+
+// Config tunes the worker. Zero values take the defaults.
+type Config struct {
+	PollInterval time.Duration // how often to look for due mail (2s)
+	RetryBase    time.Duration // first retry delay for one message (15s)
+	RetryMax     time.Duration // longest delay between retries (15m)
+	DialMax      time.Duration // longest pause while the relay is unreachable (1m)
+	GiveUpAfter  time.Duration // a message still failing after this is marked failed (72h)
+	Batch        int           // messages per connection (50)
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.PollInterval, 2*time.Second)
+	def(&c.RetryBase, 15*time.Second)
+	def(&c.RetryMax, 15*time.Minute)
+	def(&c.DialMax, time.Minute)
+	def(&c.GiveUpAfter, 72*time.Hour)
+	if c.Batch <= 0 {
+		c.Batch = 50
+	}
+	return c
+}
+
+// Worker sends queued mail. One runs per serving process.
+type Worker struct {
+	app  core.App
+	cfg  Config
+	dial DialFunc
+	wake chan struct{}
+	down atomic.Bool // relay unreachable: log once, not every poll
+}
+
+// NewWorker returns a worker that sends through dial.
+func NewWorker(app core.App, cfg Config, dial DialFunc) *Worker {
+	return &Worker{app: app, cfg: cfg.withDefaults(), dial: dial, wake: make(chan struct{}, 1)}
+}
+
+// Wake asks the worker to look for mail now, e.g. right after a signup.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends until ctx is cancelled. A message being sent when ctx ends is
+// finished and recorded first.
+func (w *Worker) Run(ctx context.Context) {
+	pause := time.Duration(0)
+	for {
+		_, err := w.RunOnce(ctx)
+		wait := w.cfg.PollInterval
+		if err != nil {
+			pause = min(max(2*pause, w.cfg.PollInterval), w.cfg.DialMax)
+			wait = pause
+		} else {
+			pause = 0
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-w.wake:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// RunOnce sends every message due now, one batch per connection, and returns
+// how many were sent. An error means the relay could not be reached.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	sent := 0
+	for ctx.Err() == nil {
+		due, err := w.app.FindRecordsByFilter(vocab.Outbox,
+			"status = {:queued} && next_attempt_at <= {:now}", "next_attempt_at", w.cfg.Batch, 0,
+			dbx.Params{"queued": vocab.OutboxQueued, "now": types.NowDateTime().String()})
+		if err != nil || len(due) == 0 {
+			return sent, err
+		}
+		n, err := w.sendBatch(ctx, due)
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+		if len(due) < w.cfg.Batch {
+			return sent, nil
+		}
+	}
+	return sent, nil
+}
+
+func (w *Worker) sendBatch(ctx context.Context, due []*core.Record) (int, error) {
+	conn, err := w.dial(ctx)
+	if err != nil {
+		if !w.down.Swap(true) {
+			w.app.Logger().Warn("outbox: mail is waiting, the smtp relay is unreachable", "error", err.Error(), "waiting", len(due))
+		}
+		return 0, err
+	}
+	defer conn.Close()
+	if w.down.Swap(false) {
+		w.app.Logger().Info("outbox: smtp relay reachable again, sending")
+	}
+	from := mail.Address{Name: w.app.Settings().Meta.SenderName, Address: w.app.Settings().Meta.SenderAddress}
+	sent := 0
+	for _, r := range due {
+		// The row may have been cancelled (unsubscribe) since the batch was read.
+		fresh, err := w.app.FindRecordById(vocab.Outbox, r.Id)
+		if err != nil || fresh.GetString("status") != vocab.OutboxQueued {
+			continue
+		}
+		msg := &mailsend.Message{
+			From:    from,
+			To:      mail.Address{Name: fresh.GetString("to_name"), Address: fresh.GetString("to")},
+			Subject: fresh.GetString("subject"),
+			HTML:    fresh.GetString("html"),
+			Text:    fresh.GetString("text"),
+		}
+		_ = fresh.UnmarshalJSONField("headers", &msg.Headers)
+		msg.MessageID = mailsend.NewMessageID(from.Address)
+		// Send with a context that outlives shutdown so an in-flight message
+		// is finished and recorded.
+		sendErr := conn.Send(context.WithoutCancel(ctx), msg)
+		if err := w.record(fresh, msg.MessageID, sendErr); err != nil {
+			return sent, err
+		}
+		if sendErr == nil {
+			sent++
+		} else if mailsend.IsConnectionError(sendErr) {
+			return sent, sendErr
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return sent, nil
+}
+
+// record writes the outcome of one attempt.
+func (w *Worker) record(r *core.Record, messageID string, sendErr error) error {
+	now := time.Now()
+	attempts := r.GetInt("attempts") + 1
+	r.Set("attempts", attempts)
+	if sendErr == nil {
+		r.Set("status", vocab.OutboxSent)
+		r.Set("sent_at", now)
+		r.Set("message_id", messageID)
+		r.Set("last_error", "")
+		return w.app.Save(r)
+	}
+	f := mailsend.Classify(sendErr)
+	r.Set("last_error", truncate(sendErr.Error(), 2000))
+	age := now.Sub(r.GetDateTime("created").Time())
+	if !f.Temporary || age > w.cfg.GiveUpAfter {
+		r.Set("status", vocab.OutboxFailed)
+		w.app.Logger().Warn("outbox: giving up on a message", "id", r.Id, "kind", r.GetString("kind"), "error", sendErr.Error())
+	} else {
+		r.Set("next_attempt_at", now.Add(w.retryDelay(attempts)))
+	}
+	return w.app.Save(r)
+}
+
+// retryDelay doubles from RetryBase up to RetryMax, with jitter so messages
+// refused together don't retry together.
+func (w *Worker) retryDelay(attempt int) time.Duration {
+	d := w.cfg.RetryBase
+	for i := 1; i < attempt && d < w.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, w.cfg.RetryMax)
+	return d/2 + rand.N(d/2+1)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

@@ -1,0 +1,74 @@
+package signup
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"supportercrm/internal/vocab"
+)
+
+// ErrAppendOnly is returned for any edit or deletion of consent evidence.
+var ErrAppendOnly = errors.New("consent records are evidence: they can't be edited or deleted; record a new one instead")
+
+// BindGuards binds the model hooks that hold for every writer (REST API,
+// dashboard, Go code): consents are append-only, supporter addresses are
+// stored normalised, and the suppression list stores hashes only.
+func BindGuards(app core.App) {
+	app.OnRecordUpdate(vocab.Consents).BindFunc(func(e *core.RecordEvent) error {
+		if err := checkConsentUpdate(e.Record); err != nil {
+			return err
+		}
+		return e.Next()
+	})
+	app.OnRecordDelete(vocab.Consents).BindFunc(func(e *core.RecordEvent) error {
+		return ErrAppendOnly
+	})
+	normalizeSupporter := func(e *core.RecordEvent) error {
+		email, msg := NormalizeEmail(e.Record.GetString("email"))
+		if msg != "" {
+			return fmt.Errorf("email: %s", msg)
+		}
+		e.Record.Set("email", email)
+		return e.Next()
+	}
+	app.OnRecordCreate(vocab.Supporters).BindFunc(normalizeSupporter)
+	app.OnRecordUpdate(vocab.Supporters).BindFunc(normalizeSupporter)
+	app.OnRecordCreate(vocab.Suppressions).BindFunc(func(e *core.RecordEvent) error {
+		v := e.Record.GetString("email_hash")
+		if strings.Contains(v, "@") {
+			email, msg := NormalizeEmail(v)
+			if msg != "" {
+				return fmt.Errorf("email_hash: %s", msg)
+			}
+			e.Record.Set("email_hash", HashEmail(email))
+		} else if len(v) != 64 || strings.Trim(v, "0123456789abcdef") != "" {
+			return errors.New("email_hash: enter an email address or its SHA-256 hex hash")
+		}
+		return e.Next()
+	})
+	app.OnRecordUpdate(vocab.Suppressions).BindFunc(func(e *core.RecordEvent) error {
+		return errors.New("suppressions can't be edited")
+	})
+}
+
+// checkConsentUpdate allows exactly one change to a consent row: setting its
+// confirmation time once, when the double opt-in link is followed.
+func checkConsentUpdate(r *core.Record) error {
+	orig := r.Original()
+	for _, f := range r.Collection().Fields {
+		name := f.GetName()
+		if name == "confirmed_at" {
+			continue
+		}
+		if fmt.Sprint(r.GetRaw(name)) != fmt.Sprint(orig.GetRaw(name)) {
+			return ErrAppendOnly
+		}
+	}
+	if !orig.GetDateTime("confirmed_at").IsZero() && r.GetDateTime("confirmed_at") != orig.GetDateTime("confirmed_at") {
+		return ErrAppendOnly
+	}
+	return nil
+}

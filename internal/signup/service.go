@@ -1,0 +1,310 @@
+// Package signup is the supporter-facing capability: double opt-in signup,
+// confirmation, one-click unsubscribe and the preferences page, with an
+// append-only consent record for each of them. The Service holds the logic
+// and is testable without HTTP; http.go maps it onto the public routes.
+package signup
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"supportercrm/internal/charity"
+	"supportercrm/internal/outbox"
+	"supportercrm/internal/tokens"
+	"supportercrm/internal/views"
+	"supportercrm/internal/vocab"
+)
+
+// Service runs the signup flows.
+type Service struct {
+	App      core.App
+	Signer   *tokens.Signer
+	Views    *views.Set
+	Identity func() (charity.Identity, error)
+	// Notify is called after mail is queued (the outbox worker's Wake).
+	Notify func()
+	// MinSubmit is the shortest believable time between showing the form and
+	// submitting it; faster posts are bots and are dropped silently.
+	MinSubmit time.Duration
+	// ResendAfter stops the form being used to flood an inbox: at most one
+	// confirmation (or "already subscribed") email per address per period.
+	ResendAfter time.Duration
+}
+
+// Request is one signup, with where it came from.
+type Request struct {
+	Input
+	Method    string // vocab.MethodWebForm, MethodEmbeddedForm or MethodAPI
+	IP        string
+	UserAgent string
+}
+
+// Topic is a topic as the pages show it.
+type Topic struct {
+	ID          string
+	Slug        string
+	Name        string
+	Description string
+	Public      bool
+}
+
+// PublicTopics lists the topics offered to the public, in display order.
+func (s *Service) PublicTopics() ([]Topic, error) {
+	recs, err := s.App.FindRecordsByFilter(vocab.Topics, "public = true", "sort_order,name", 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("failed to load topics: %w", err)
+	}
+	return toTopics(recs), nil
+}
+
+func toTopics(recs []*core.Record) []Topic {
+	out := make([]Topic, len(recs))
+	for i, r := range recs {
+		out[i] = Topic{ID: r.Id, Slug: r.GetString("slug"), Name: r.GetString("name"), Description: r.GetString("description"), Public: r.GetBool("public")}
+	}
+	return out
+}
+
+// Subscribe validates and records a signup. It returns field errors for bad
+// input (nothing is written), an error for a fault, or nil. The caller
+// answers every accepted signup the same way, whether the address was new,
+// known, or suppressed, so the form can't tell anyone who is on the list.
+func (s *Service) Subscribe(req Request) (FieldErrors, error) {
+	clean, errs := Validate(req.Input)
+	public, err := s.PublicTopics()
+	if err != nil {
+		return nil, err
+	}
+	topicIDs, ok := pickTopics(public, clean.Topics)
+	if errs == nil && !ok {
+		errs = FieldErrors{}
+	}
+	if errs != nil && errs["topics"] == "" {
+		if _, ok := pickTopics(public, cleanSlugs(req.Topics)); !ok {
+			errs["topics"] = "One of the topics chosen doesn't exist."
+		}
+	}
+	if errs != nil {
+		return errs, nil
+	}
+	id, err := s.Identity()
+	if err != nil {
+		return nil, err
+	}
+	queued := false
+	err = s.App.RunInTransaction(func(tx core.App) error {
+		queued = false
+		if suppressed, err := IsSuppressed(tx, clean.Email); err != nil || suppressed {
+			return err
+		}
+		sup, err := tx.FindFirstRecordByData(vocab.Supporters, "email", clean.Email)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if sup == nil {
+			if sup, err = s.createSupporter(tx, clean, topicIDs, req.Method); err != nil {
+				return err
+			}
+		} else {
+			switch sup.GetString("status") {
+			case vocab.StatusComplained, vocab.StatusErased:
+				return nil // never mail them again
+			case vocab.StatusSubscribed:
+				queued, err = s.queueAlreadySubscribed(tx, id, sup)
+				return err
+			}
+			// pending, unsubscribed or bounced: a fresh confirmation, unless one
+			// went out moments ago.
+			if recent, err := outbox.QueuedSince(tx, clean.Email, vocab.KindConfirm, time.Now().Add(-s.ResendAfter)); err != nil || recent {
+				return err
+			}
+		}
+		consent, err := s.recordGrant(tx, sup, clean, topicIDs, id, req)
+		if err != nil {
+			return err
+		}
+		queued = true
+		return s.queueConfirm(tx, id, sup, clean.FirstName, consent.Id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to record signup: %w", err)
+	}
+	if queued && s.Notify != nil {
+		s.Notify()
+	}
+	return nil, nil
+}
+
+func pickTopics(public []Topic, slugs []string) ([]string, bool) {
+	bySlug := map[string]string{}
+	for _, t := range public {
+		bySlug[t.Slug] = t.ID
+	}
+	ids := make([]string, 0, len(slugs))
+	for _, s := range slugs {
+		id, ok := bySlug[s]
+		if !ok {
+			return nil, false
+		}
+		ids = append(ids, id)
+	}
+	return ids, true
+}
+
+func (s *Service) createSupporter(tx core.App, c Clean, topicIDs []string, method string) (*core.Record, error) {
+	col, err := tx.FindCachedCollectionByNameOrId(vocab.Supporters)
+	if err != nil {
+		return nil, err
+	}
+	sup := core.NewRecord(col)
+	sup.Set("email", c.Email)
+	sup.Set("first_name", c.FirstName)
+	sup.Set("last_name", c.LastName)
+	sup.Set("status", vocab.StatusPending)
+	sup.Set("topics", topicIDs)
+	sup.Set("source", method)
+	if err := tx.Save(sup); err != nil {
+		return nil, fmt.Errorf("failed to create supporter: %w", err)
+	}
+	return sup, nil
+}
+
+// recordGrant writes the consent evidence for a signup: who, which topics,
+// the exact wording shown and its version, how, when and from where.
+func (s *Service) recordGrant(tx core.App, sup *core.Record, c Clean, topicIDs []string, id charity.Identity, req Request) (*core.Record, error) {
+	return s.consentRow(tx, consentRow{
+		supporter: sup, action: vocab.ActionGrant, topicIDs: topicIDs, slugs: c.Topics,
+		details: map[string]string{"first_name": c.FirstName, "last_name": c.LastName},
+		wording: id.ConsentWording, method: req.Method, ip: req.IP, userAgent: req.UserAgent,
+	})
+}
+
+type consentRow struct {
+	supporter *core.Record
+	action    string
+	topicIDs  []string
+	slugs     []string
+	details   map[string]string
+	wording   string
+	method    string
+	ip        string
+	userAgent string
+	confirmed bool
+}
+
+func (s *Service) consentRow(tx core.App, c consentRow) (*core.Record, error) {
+	col, err := tx.FindCachedCollectionByNameOrId(vocab.Consents)
+	if err != nil {
+		return nil, err
+	}
+	r := core.NewRecord(col)
+	r.Set("supporter", c.supporter.Id)
+	r.Set("email", c.supporter.GetString("email"))
+	r.Set("action", c.action)
+	r.Set("basis", vocab.BasisConsent)
+	r.Set("topics", c.topicIDs)
+	r.Set("topic_slugs", nonNil(c.slugs))
+	if c.details != nil {
+		r.Set("details", c.details)
+	}
+	r.Set("wording", c.wording)
+	if c.wording != "" {
+		r.Set("wording_version", charity.WordingVersion(c.wording))
+	}
+	r.Set("method", c.method)
+	r.Set("ip", truncate(c.ip, 64))
+	r.Set("user_agent", truncate(c.userAgent, 500))
+	if c.confirmed {
+		r.Set("confirmed_at", time.Now())
+	}
+	if err := tx.Save(r); err != nil {
+		return nil, fmt.Errorf("failed to record consent: %w", err)
+	}
+	return r, nil
+}
+
+// IsSuppressed reports whether a normalised address is on the suppression list.
+func IsSuppressed(app core.App, normalized string) (bool, error) {
+	n, err := app.CountRecords(vocab.Suppressions, dbx.HashExp{"email_hash": HashEmail(normalized)})
+	if err != nil {
+		return false, fmt.Errorf("failed to check suppressions: %w", err)
+	}
+	return n > 0, nil
+}
+
+// mailData is what the email templates see.
+type mailData struct {
+	Charity        charity.Identity
+	FirstName      string
+	ConfirmURL     string
+	PreferencesURL string
+	UnsubscribeURL string
+	TopicList      string
+}
+
+func (s *Service) link(id charity.Identity, path string, p tokens.Purpose, subject string, ttl time.Duration) string {
+	return id.AppURL + path + "?token=" + url.QueryEscape(s.Signer.Sign(p, subject, ttl))
+}
+
+func (s *Service) baseMail(id charity.Identity, sup *core.Record, firstName string) mailData {
+	if firstName == "" {
+		firstName = "friend"
+	}
+	return mailData{
+		Charity:        id,
+		FirstName:      firstName,
+		PreferencesURL: s.link(id, "/preferences", tokens.Preferences, sup.Id, tokens.PreferencesTTL),
+		UnsubscribeURL: s.link(id, "/unsubscribe", tokens.Unsubscribe, sup.Id, tokens.UnsubscribeTTL),
+	}
+}
+
+func (s *Service) queueConfirm(tx core.App, id charity.Identity, sup *core.Record, firstName, consentID string) error {
+	d := s.baseMail(id, sup, firstName)
+	d.ConfirmURL = s.link(id, "/confirm", tokens.Confirm, consentID, tokens.ConfirmTTL)
+	// An unconfirmed address has not agreed to anything yet: no preferences
+	// or unsubscribe links to act on.
+	d.PreferencesURL, d.UnsubscribeURL = "", ""
+	return s.queue(tx, sup, vocab.KindConfirm, "confirm", firstName, d)
+}
+
+func (s *Service) queueAlreadySubscribed(tx core.App, id charity.Identity, sup *core.Record) (bool, error) {
+	recent, err := outbox.QueuedSince(tx, sup.GetString("email"), vocab.KindAlreadySubscribed, time.Now().Add(-s.ResendAfter))
+	if err != nil || recent {
+		return false, err
+	}
+	d := s.baseMail(id, sup, sup.GetString("first_name"))
+	return true, s.queue(tx, sup, vocab.KindAlreadySubscribed, "already_subscribed", sup.GetString("first_name"), d)
+}
+
+func (s *Service) queue(tx core.App, sup *core.Record, kind, template, name string, d mailData) error {
+	m, err := s.Views.Email(template, d)
+	if err != nil {
+		return err
+	}
+	_, err = outbox.Enqueue(tx, outbox.Mail{
+		To: sup.GetString("email"), ToName: strings.TrimSpace(name + " " + sup.GetString("last_name")),
+		SupporterID: sup.Id, Kind: kind, Subject: m.Subject, HTML: m.HTML, Text: m.Text,
+	})
+	return err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

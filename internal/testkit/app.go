@@ -1,0 +1,155 @@
+package testkit
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"supportercrm/internal/outbox"
+	"supportercrm/pb_hooks"
+	_ "supportercrm/pb_migrations"
+)
+
+// TestSecret is the link-signing secret test apps use (64 hex chars).
+const TestSecret = "7465737420736563726574207465737420736563726574207465737420736563"
+
+// Env is a running app.
+type Env struct {
+	App  *tests.TestApp
+	URL  string // base URL of the HTTP server, no trailing slash
+	SMTP *SMTPSink
+}
+
+// Options adjust a test app before it starts.
+type Options struct {
+	// SMTPDown leaves the relay stopped; call Env.SMTP.Start to bring it up.
+	SMTPDown bool
+	// RateLimits keeps PocketBase's limiter on (it is switched off by default
+	// in tests so that many requests from 127.0.0.1 are not refused).
+	RateLimits bool
+	// Configure edits the app configuration.
+	Configure func(*pb_hooks.Config)
+}
+
+// Start runs the app with its routes and workers on loopback.
+func Start(t testing.TB, opts Options) *Env {
+	t.Helper()
+	app, err := tests.NewTestApp(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := pb_hooks.Config{
+		TokenSecret: TestSecret,
+		ResendAfter: 10 * time.Minute,
+		Outbox:      outbox.Config{PollInterval: 50 * time.Millisecond, RetryBase: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond, DialMax: 200 * time.Millisecond},
+	}
+	if opts.Configure != nil {
+		opts.Configure(&cfg)
+	}
+	if err := pb_hooks.Register(app, cfg); err != nil {
+		t.Fatal(err)
+	}
+	sink := NewSMTPSink(t)
+	if !opts.SMTPDown {
+		sink.Start(t)
+	}
+
+	router, err := apis.NewRouter(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srv *httptest.Server
+	err = app.OnServe().Trigger(&core.ServeEvent{App: app, Router: router, Server: &http.Server{}}, func(e *core.ServeEvent) error {
+		mux, err := e.Router.BuildMux()
+		if err != nil {
+			return err
+		}
+		srv = httptest.NewServer(mux)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := app.Settings()
+	s.Meta.AppURL = srv.URL
+	s.SMTP.Enabled = true
+	s.SMTP.Host = "127.0.0.1"
+	s.SMTP.Port = sink.Port
+	s.RateLimits.Enabled = opts.RateLimits
+	if err := app.Save(s); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		srv.Close()
+		app.Cleanup()
+	})
+	return &Env{App: app, URL: srv.URL, SMTP: sink}
+}
+
+// Client is an HTTP client that doesn't follow redirects.
+var Client = &http.Client{
+	Timeout:       30 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// Do sends a request and returns the status and body.
+func (e *Env) Do(t testing.TB, method, path, contentType, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// PostJSON posts a JSON body to path.
+func (e *Env) PostJSON(t testing.TB, path, body string) (int, string) {
+	return e.Do(t, http.MethodPost, path, "application/json", body)
+}
+
+// PostForm posts form values to path.
+func (e *Env) PostForm(t testing.TB, path string, v url.Values) (int, string) {
+	return e.Do(t, http.MethodPost, path, "application/x-www-form-urlencoded", v.Encode())
+}
+
+// Count returns how many records of collection match the filter.
+func (e *Env) Count(t testing.TB, collection, filter string) int {
+	t.Helper()
+	recs, err := e.App.FindRecordsByFilter(collection, filter, "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(recs)
+}
+
+// Link finds the first URL in s that starts with the app's base URL and path.
+func (e *Env) Link(t testing.TB, s, path string) string {
+	t.Helper()
+	prefix := e.URL + path
+	i := strings.Index(s, prefix)
+	if i < 0 {
+		t.Fatalf("no %s link in:\n%s", prefix, s)
+	}
+	end := strings.IndexAny(s[i:], " \r\n\"'<>")
+	if end < 0 {
+		end = len(s) - i
+	}
+	return s[i : i+end]
+}

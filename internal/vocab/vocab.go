@@ -1,0 +1,88 @@
+// Package vocab names the collections, fields and status values that form the
+// REST contract (see the design). Code refers to these constants instead of
+// scattering string literals, so a rename is a compile error, not a silent bug.
+package vocab
+
+// Collections.
+const (
+	Supporters   = "supporters"
+	Topics       = "topics"
+	Consents     = "consents"
+	Outbox       = "outbox"
+	Suppressions = "suppressions"
+	Staff        = "staff"
+	Charity      = "charity"
+)
+
+// Supporter statuses.
+const (
+	StatusPending      = "pending"
+	StatusSubscribed   = "subscribed"
+	StatusUnsubscribed = "unsubscribed"
+	StatusBounced      = "bounced"
+	StatusComplained   = "complained"
+	StatusErased       = "erased"
+)
+
+// SupporterStatuses lists every supporter status in the order the dashboard shows them.
+var SupporterStatuses = []string{StatusPending, StatusSubscribed, StatusUnsubscribed, StatusBounced, StatusComplained, StatusErased}
+
+// Consent actions: a grant, a withdrawal, or a change of details. Rows are
+// never edited; each change is a new row.
+const (
+	ActionGrant    = "grant"
+	ActionWithdraw = "withdraw"
+	ActionDetails  = "details"
+)
+
+// Lawful bases (UK GDPR consent, or the charity soft opt-in of PECR reg 22(3A)).
+const (
+	BasisConsent   = "consent"
+	BasisSoftOptIn = "soft_opt_in"
+)
+
+// How a consent row was captured.
+const (
+	MethodWebForm      = "web_form"
+	MethodEmbeddedForm = "embedded_form"
+	MethodAPI          = "api"
+	MethodImport       = "import"
+	MethodStaff        = "staff"
+	MethodPreferences  = "preferences"
+	MethodLink         = "unsubscribe_link"
+	MethodOneClick     = "one_click"
+)
+
+// ConsentMethods lists every capture method.
+var ConsentMethods = []string{MethodWebForm, MethodEmbeddedForm, MethodAPI, MethodImport, MethodStaff, MethodPreferences, MethodLink, MethodOneClick}
+
+// Outbox statuses.
+const (
+	OutboxQueued    = "queued"
+	OutboxSent      = "sent"
+	OutboxFailed    = "failed"
+	OutboxCancelled = "cancelled"
+)
+
+// Outbox kinds: what a transactional message is for.
+const (
+	KindConfirm           = "confirm"
+	KindAlreadySubscribed = "already_subscribed"
+	KindWelcome           = "welcome"
+	KindAlert             = "staff_alert"
+	KindTest              = "test"
+)
+
+// Suppression reasons.
+const (
+	SuppressErased     = "erased"
+	SuppressComplained = "complained"
+	SuppressHardBounce = "hard_bounce"
+	SuppressManual     = "manual"
+)
+
+// Staff roles.
+const (
+	RoleComms = "comms"
+	RoleAdmin = "admin"
+)

@@ -1,0 +1,33 @@
+// Command supportercrm is the charity's newsletter and supporter CRM:
+// PocketBase (data, REST API, dashboard) with the signup pages, consent
+// records and transactional mail wired in. Run `supportercrm serve`.
+package main
+
+import (
+	"log"
+	"os"
+
+	"github.com/pocketbase/pocketbase"
+	"github.com/pocketbase/pocketbase/plugins/migratecmd"
+	"github.com/pocketbase/pocketbase/tools/osutils"
+
+	"supportercrm/pb_hooks"
+	_ "supportercrm/pb_migrations"
+)
+
+func main() {
+	app := pocketbase.New()
+	cfg, err := pb_hooks.ConfigFromEnv()
+	if err != nil {
+		log.Fatal(err)
+	}
+	app.RootCmd.PersistentFlags().StringVar(&cfg.TemplatesDir, "templates", cfg.TemplatesDir, "directory whose files override the built-in templates (env CRM_TEMPLATES_DIR)")
+	_ = app.RootCmd.ParseFlags(os.Args[1:])
+	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{Dir: "pb_migrations", Automigrate: osutils.IsProbablyGoRun()})
+	if err := pb_hooks.Register(app, cfg); err != nil {
+		log.Fatal(err)
+	}
+	if err := app.Start(); err != nil {
+		log.Fatal(err)
+	}
+}

@@ -1,0 +1,64 @@
+package pb_hooks
+
+import (
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"supportercrm/internal/outbox"
+	"supportercrm/internal/tokens"
+)
+
+// Config holds the operational knobs. Mail settings are not here: they are
+// PocketBase's own (dashboard: Settings > Mail settings).
+type Config struct {
+	// TemplatesDir overrides templates/ file by file (flag --templates, env CRM_TEMPLATES_DIR).
+	TemplatesDir string
+	// TokenSecret signs links (env CRM_TOKEN_SECRET, 64 hex chars). Empty means
+	// a secret generated on first start and kept in pb_data/.token_secret.
+	TokenSecret string
+	// MinSubmit is the shortest believable form fill (env CRM_MIN_SUBMIT_SECONDS, default 2).
+	MinSubmit time.Duration
+	// ResendAfter limits confirmation emails to one address (10 minutes).
+	ResendAfter time.Duration
+	// Outbox tunes the transactional mail worker.
+	Outbox outbox.Config
+}
+
+// ConfigFromEnv reads the environment; flags may override it afterwards.
+func ConfigFromEnv() (Config, error) {
+	c := Config{
+		TemplatesDir: os.Getenv("CRM_TEMPLATES_DIR"),
+		TokenSecret:  os.Getenv("CRM_TOKEN_SECRET"),
+		MinSubmit:    2 * time.Second,
+		ResendAfter:  10 * time.Minute,
+	}
+	if v := os.Getenv("CRM_MIN_SUBMIT_SECONDS"); v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("CRM_MIN_SUBMIT_SECONDS must be a number of seconds, got %q", v)
+		}
+		c.MinSubmit = time.Duration(n * float64(time.Second))
+	}
+	return c, nil
+}
+
+// signer builds the link signer from the configured secret or the one kept
+// in the data directory.
+func (c Config) signer(dataDir string) (*tokens.Signer, error) {
+	if c.TokenSecret != "" {
+		secret, err := hex.DecodeString(c.TokenSecret)
+		if err != nil {
+			return nil, fmt.Errorf("CRM_TOKEN_SECRET must be hex-encoded: %w", err)
+		}
+		return tokens.NewSigner(secret)
+	}
+	secret, err := tokens.LoadOrCreateSecret(filepath.Join(dataDir, ".token_secret"))
+	if err != nil {
+		return nil, err
+	}
+	return tokens.NewSigner(secret)
+}

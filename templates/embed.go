@@ -1,0 +1,11 @@
+// Package templates holds every page and email the app renders, embedded into
+// the binary. A charity brands them by copying a file into its override
+// directory (see the README) and editing the copy.
+package templates
+
+import "embed"
+
+// FS is the built-in template tree: pages/, emails/ and static/.
+//
+//go:embed pages emails static
+var FS embed.FS
