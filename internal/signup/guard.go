@@ -23,6 +23,11 @@ func BindGuards(app core.App) {
 		}
 		return e.Next()
 	})
+	// Through the REST API and the dashboard nobody edits a consent row, not
+	// even a superuser: confirmation times are set only by the confirm link.
+	app.OnRecordUpdateRequest(vocab.Consents).BindFunc(func(e *core.RecordRequestEvent) error {
+		return e.BadRequestError(ErrAppendOnly.Error(), nil)
+	})
 	app.OnRecordDelete(vocab.Consents).BindFunc(func(e *core.RecordEvent) error {
 		return ErrAppendOnly
 	})
@@ -54,8 +59,8 @@ func BindGuards(app core.App) {
 	})
 }
 
-// checkConsentUpdate allows exactly one change to a consent row: setting its
-// confirmation time once, when the double opt-in link is followed.
+// checkConsentUpdate allows exactly one change to a consent row from Go code:
+// setting its confirmation time once, when the double opt-in link is followed.
 func checkConsentUpdate(r *core.Record) error {
 	orig := r.Original()
 	for _, f := range r.Collection().Fields {

@@ -121,8 +121,12 @@ func (s *Service) Subscribe(req Request) (FieldErrors, error) {
 				return err
 			}
 			// pending, unsubscribed or bounced: a fresh confirmation, unless one
-			// went out moments ago.
-			if recent, err := outbox.QueuedSince(tx, clean.Email, vocab.KindConfirm, time.Now().Add(-s.ResendAfter)); err != nil || recent {
+			// went out moments ago (and since their last unsubscribe).
+			since := time.Now().Add(-s.ResendAfter)
+			if un := sup.GetDateTime("unsubscribed_at").Time(); un.After(since) {
+				since = un
+			}
+			if recent, err := outbox.QueuedSince(tx, clean.Email, vocab.KindConfirm, since); err != nil || recent {
 				return err
 			}
 		}

@@ -66,6 +66,8 @@ func Start(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As `serve` does: PocketBase's CORS for every path, any origin.
+	router.Bind(apis.CORS(apis.CORSConfig{AllowOrigins: []string{"*"}}))
 	var srv *httptest.Server
 	err = app.OnServe().Trigger(&core.ServeEvent{App: app, Router: router, Server: &http.Server{}}, func(e *core.ServeEvent) error {
 		mux, err := e.Router.BuildMux()

@@ -1,0 +1,702 @@
+package pb_migrations_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"supportercrm/internal/testkit"
+	"supportercrm/internal/vocab"
+)
+
+// This file checks the REST API rules of 1764086400_collections.go, together
+// with the model hooks that back them, for every collection × role × action.
+//
+// Status codes come from PocketBase's apis/record_crud.go (v0.40.4):
+//   - nil rule, caller not a superuser: 403 for every action, guests included;
+//   - list with a filter rule: 200, the rule filters the items (possibly to none);
+//   - view/update/delete with a failing filter rule: 404;
+//   - create with a failing filter rule: 400;
+//   - a model hook refusing the write: 400;
+//   - superusers bypass every rule (but not the hooks).
+// Besides the status, every row checks the data: a refused write leaves the
+// row as it was, an allowed one has its effect.
+
+type role int
+
+const (
+	anon role = iota
+	comms
+	admin
+	super
+)
+
+func (r role) String() string {
+	return [...]string{"anonymous", "comms", "admin", "superuser"}[r]
+}
+
+type action string
+
+const (
+	list   action = "list"
+	view   action = "view"
+	create action = "create"
+	update action = "update"
+	del    action = "delete"
+)
+
+// What a caller sees in a list: a filter over the collection selecting exactly
+// the records the response must hold ({:self} is the caller's id). The empty
+// filter means none.
+const (
+	seesNone   = ""
+	seesAll    = "id != ''"
+	seesSelf   = "id = {:self}"
+	seesPublic = "public = true"
+)
+
+type row struct {
+	coll string
+	act  action
+	role role
+	want int
+	sees string // list only
+
+	// Special rows only.
+	note   string                             // names the subtest
+	target func(*testing.T, *fx) *core.Record // view/update/delete; nil: the collection's default
+	body   string                             // create/update JSON; "": the collection's default
+	field  string                             // update: this field must hold value afterwards
+	value  string
+	check  func(*testing.T, *fx, *core.Record) // after an allowed create/update, with the stored record
+}
+
+var rules = []row{
+	// supporters: staff read, admins edit, only superusers create and delete.
+	{coll: vocab.Supporters, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Supporters, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.Supporters, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Supporters, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Supporters, act: view, role: anon, want: 404},
+	{coll: vocab.Supporters, act: view, role: comms, want: 200},
+	{coll: vocab.Supporters, act: view, role: admin, want: 200},
+	{coll: vocab.Supporters, act: view, role: super, want: 200},
+	{coll: vocab.Supporters, act: create, role: anon, want: 403},
+	{coll: vocab.Supporters, act: create, role: comms, want: 403},
+	{coll: vocab.Supporters, act: create, role: admin, want: 403},
+	{coll: vocab.Supporters, act: create, role: super, want: 200},
+	{coll: vocab.Supporters, act: update, role: anon, want: 404},
+	{coll: vocab.Supporters, act: update, role: comms, want: 404},
+	{coll: vocab.Supporters, act: update, role: admin, want: 200},
+	{coll: vocab.Supporters, act: update, role: super, want: 200},
+	{coll: vocab.Supporters, act: del, role: anon, want: 403},
+	{coll: vocab.Supporters, act: del, role: comms, want: 403},
+	{coll: vocab.Supporters, act: del, role: admin, want: 403},
+	{coll: vocab.Supporters, act: del, role: super, want: 204},
+
+	// topics: everyone reads public topics, staff read all, admins create and
+	// edit, only superusers delete.
+	{coll: vocab.Topics, act: list, role: anon, want: 200, sees: seesPublic},
+	{coll: vocab.Topics, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.Topics, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Topics, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Topics, act: view, role: anon, want: 200},
+	{coll: vocab.Topics, act: view, role: comms, want: 200},
+	{coll: vocab.Topics, act: view, role: admin, want: 200},
+	{coll: vocab.Topics, act: view, role: super, want: 200},
+	{coll: vocab.Topics, act: view, role: anon, want: 404, note: "non-public", target: hiddenTopic},
+	{coll: vocab.Topics, act: view, role: comms, want: 200, note: "non-public", target: hiddenTopic},
+	{coll: vocab.Topics, act: view, role: admin, want: 200, note: "non-public", target: hiddenTopic},
+	{coll: vocab.Topics, act: view, role: super, want: 200, note: "non-public", target: hiddenTopic},
+	{coll: vocab.Topics, act: create, role: anon, want: 400},
+	{coll: vocab.Topics, act: create, role: comms, want: 400},
+	{coll: vocab.Topics, act: create, role: admin, want: 200},
+	{coll: vocab.Topics, act: create, role: super, want: 200},
+	{coll: vocab.Topics, act: update, role: anon, want: 404},
+	{coll: vocab.Topics, act: update, role: comms, want: 404},
+	{coll: vocab.Topics, act: update, role: admin, want: 200},
+	{coll: vocab.Topics, act: update, role: super, want: 200},
+	{coll: vocab.Topics, act: del, role: anon, want: 403},
+	{coll: vocab.Topics, act: del, role: comms, want: 403},
+	{coll: vocab.Topics, act: del, role: admin, want: 403},
+	{coll: vocab.Topics, act: del, role: super, want: 204},
+
+	// consents: staff read; only superusers create; nobody edits or deletes
+	// through the API, superusers included: only the confirm link (Go code)
+	// sets confirmed_at, once.
+	{coll: vocab.Consents, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Consents, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.Consents, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Consents, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Consents, act: view, role: anon, want: 404},
+	{coll: vocab.Consents, act: view, role: comms, want: 200},
+	{coll: vocab.Consents, act: view, role: admin, want: 200},
+	{coll: vocab.Consents, act: view, role: super, want: 200},
+	{coll: vocab.Consents, act: create, role: anon, want: 403},
+	{coll: vocab.Consents, act: create, role: comms, want: 403},
+	{coll: vocab.Consents, act: create, role: admin, want: 403},
+	{coll: vocab.Consents, act: create, role: super, want: 200},
+	{coll: vocab.Consents, act: update, role: anon, want: 403},
+	{coll: vocab.Consents, act: update, role: comms, want: 403},
+	{coll: vocab.Consents, act: update, role: admin, want: 403},
+	{coll: vocab.Consents, act: update, role: super, want: 400},
+	{coll: vocab.Consents, act: update, role: admin, want: 403, note: "confirm", body: `{"confirmed_at":"2026-01-02 03:04:05.000Z"}`},
+	{coll: vocab.Consents, act: update, role: super, want: 400, note: "fake a confirmation", body: `{"confirmed_at":"2026-01-02 03:04:05.000Z"}`},
+	{coll: vocab.Consents, act: update, role: super, want: 400, note: "re-confirm", target: confirmedConsent, body: `{"confirmed_at":"2026-02-03 04:05:06.000Z"}`},
+	{coll: vocab.Consents, act: update, role: super, want: 400, note: "unconfirm", target: confirmedConsent, body: `{"confirmed_at":""}`},
+	{coll: vocab.Consents, act: del, role: anon, want: 403},
+	{coll: vocab.Consents, act: del, role: comms, want: 403},
+	{coll: vocab.Consents, act: del, role: admin, want: 403},
+	{coll: vocab.Consents, act: del, role: super, want: 400},
+
+	// outbox: superusers only (it holds confirmation links).
+	{coll: vocab.Outbox, act: list, role: anon, want: 403},
+	{coll: vocab.Outbox, act: list, role: comms, want: 403},
+	{coll: vocab.Outbox, act: list, role: admin, want: 403},
+	{coll: vocab.Outbox, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Outbox, act: view, role: anon, want: 403},
+	{coll: vocab.Outbox, act: view, role: comms, want: 403},
+	{coll: vocab.Outbox, act: view, role: admin, want: 403},
+	{coll: vocab.Outbox, act: view, role: super, want: 200},
+	{coll: vocab.Outbox, act: create, role: anon, want: 403},
+	{coll: vocab.Outbox, act: create, role: comms, want: 403},
+	{coll: vocab.Outbox, act: create, role: admin, want: 403},
+	{coll: vocab.Outbox, act: create, role: super, want: 200},
+	{coll: vocab.Outbox, act: update, role: anon, want: 403},
+	{coll: vocab.Outbox, act: update, role: comms, want: 403},
+	{coll: vocab.Outbox, act: update, role: admin, want: 403},
+	{coll: vocab.Outbox, act: update, role: super, want: 200},
+	{coll: vocab.Outbox, act: del, role: anon, want: 403},
+	{coll: vocab.Outbox, act: del, role: comms, want: 403},
+	{coll: vocab.Outbox, act: del, role: admin, want: 403},
+	{coll: vocab.Outbox, act: del, role: super, want: 204},
+
+	// suppressions: admins read and add; nobody edits (hook); only superusers
+	// delete. An address typed into email_hash is stored hashed.
+	{coll: vocab.Suppressions, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Suppressions, act: list, role: comms, want: 200, sees: seesNone},
+	{coll: vocab.Suppressions, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Suppressions, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Suppressions, act: view, role: anon, want: 404},
+	{coll: vocab.Suppressions, act: view, role: comms, want: 404},
+	{coll: vocab.Suppressions, act: view, role: admin, want: 200},
+	{coll: vocab.Suppressions, act: view, role: super, want: 200},
+	{coll: vocab.Suppressions, act: create, role: anon, want: 400},
+	{coll: vocab.Suppressions, act: create, role: comms, want: 400},
+	{coll: vocab.Suppressions, act: create, role: admin, want: 200},
+	{coll: vocab.Suppressions, act: create, role: super, want: 200},
+	{coll: vocab.Suppressions, act: create, role: admin, want: 200, note: "address is hashed", body: `{"email_hash":"  Hashed.Person@Example.ORG ","reason":"manual"}`, check: storedHash("hashed.person@example.org")},
+	{coll: vocab.Suppressions, act: update, role: anon, want: 403},
+	{coll: vocab.Suppressions, act: update, role: comms, want: 403},
+	{coll: vocab.Suppressions, act: update, role: admin, want: 403},
+	{coll: vocab.Suppressions, act: update, role: super, want: 400},
+	{coll: vocab.Suppressions, act: del, role: anon, want: 403},
+	{coll: vocab.Suppressions, act: del, role: comms, want: 403},
+	{coll: vocab.Suppressions, act: del, role: admin, want: 403},
+	{coll: vocab.Suppressions, act: del, role: super, want: 204},
+
+	// staff: each member sees and may rename themselves (not change their
+	// role); admins manage everyone. The default target is another comms member.
+	{coll: vocab.Staff, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Staff, act: list, role: comms, want: 200, sees: seesSelf},
+	{coll: vocab.Staff, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Staff, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Staff, act: view, role: anon, want: 404},
+	{coll: vocab.Staff, act: view, role: comms, want: 404},
+	{coll: vocab.Staff, act: view, role: comms, want: 200, note: "self", target: self},
+	{coll: vocab.Staff, act: view, role: admin, want: 200},
+	{coll: vocab.Staff, act: view, role: super, want: 200},
+	{coll: vocab.Staff, act: create, role: anon, want: 400},
+	{coll: vocab.Staff, act: create, role: comms, want: 400},
+	{coll: vocab.Staff, act: create, role: admin, want: 200},
+	{coll: vocab.Staff, act: create, role: super, want: 200},
+	{coll: vocab.Staff, act: update, role: anon, want: 404},
+	{coll: vocab.Staff, act: update, role: comms, want: 404},
+	{coll: vocab.Staff, act: update, role: comms, want: 200, note: "own name", target: self, body: `{"name":"Renamed Self"}`, field: "name", value: "Renamed Self"},
+	{coll: vocab.Staff, act: update, role: comms, want: 404, note: "own role", target: self, body: `{"role":"admin"}`},
+	{coll: vocab.Staff, act: update, role: comms, want: 404, note: "own name and role", target: self, body: `{"name":"Sneaky","role":"admin"}`},
+	{coll: vocab.Staff, act: update, role: admin, want: 200},
+	{coll: vocab.Staff, act: update, role: admin, want: 200, note: "role", body: `{"role":"admin"}`, field: "role", value: "admin"},
+	{coll: vocab.Staff, act: update, role: super, want: 200},
+	{coll: vocab.Staff, act: del, role: anon, want: 404},
+	{coll: vocab.Staff, act: del, role: comms, want: 404},
+	{coll: vocab.Staff, act: del, role: comms, want: 404, note: "self", target: self},
+	{coll: vocab.Staff, act: del, role: admin, want: 204},
+	{coll: vocab.Staff, act: del, role: super, want: 204},
+
+	// charity: public identity, superusers edit; a second record and deletion
+	// are refused by hooks even for superusers.
+	{coll: vocab.Charity, act: list, role: anon, want: 200, sees: seesAll},
+	{coll: vocab.Charity, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.Charity, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Charity, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Charity, act: view, role: anon, want: 200},
+	{coll: vocab.Charity, act: view, role: comms, want: 200},
+	{coll: vocab.Charity, act: view, role: admin, want: 200},
+	{coll: vocab.Charity, act: view, role: super, want: 200},
+	{coll: vocab.Charity, act: create, role: anon, want: 403},
+	{coll: vocab.Charity, act: create, role: comms, want: 403},
+	{coll: vocab.Charity, act: create, role: admin, want: 403},
+	{coll: vocab.Charity, act: create, role: super, want: 400},
+	{coll: vocab.Charity, act: update, role: anon, want: 403},
+	{coll: vocab.Charity, act: update, role: comms, want: 403},
+	{coll: vocab.Charity, act: update, role: admin, want: 403},
+	{coll: vocab.Charity, act: update, role: super, want: 200},
+	{coll: vocab.Charity, act: del, role: anon, want: 403},
+	{coll: vocab.Charity, act: del, role: comms, want: 403},
+	{coll: vocab.Charity, act: del, role: admin, want: 403},
+	{coll: vocab.Charity, act: del, role: super, want: 400},
+}
+
+// Per-collection defaults: the JSON a create sends ({n} is a sequence number,
+// {supporter} the fixture supporter's id) and the field an update changes.
+var (
+	createBody = map[string]string{
+		vocab.Supporters:   `{"email":"new{n}@example.org","status":"pending"}`,
+		vocab.Topics:       `{"name":"New topic {n}","slug":"new-{n}","public":true}`,
+		vocab.Consents:     `{"supporter":"{supporter}","action":"grant","basis":"consent","method":"staff","wording":"I agree {n}"}`,
+		vocab.Outbox:       `{"to":"new{n}@example.org","kind":"test","subject":"Hello","status":"cancelled"}`,
+		vocab.Suppressions: `{"email_hash":"new{n}@example.org","reason":"manual"}`,
+		vocab.Staff:        `{"email":"new{n}@example.org","password":"a-long-password","passwordConfirm":"a-long-password","role":"comms"}`,
+		vocab.Charity:      `{"name":"Second {n}","postal_address":"1 Road, Town","website":"https://example.org","consent_wording":"Yes"}`,
+	}
+	updateField = map[string]string{
+		vocab.Supporters:   "notes",
+		vocab.Topics:       "name",
+		vocab.Consents:     "wording",
+		vocab.Outbox:       "subject",
+		vocab.Suppressions: "note",
+		vocab.Staff:        "name",
+		vocab.Charity:      "tagline",
+	}
+)
+
+func TestAPIRules(t *testing.T) {
+	f := newFixtures(t)
+	seen := map[string]int{}
+	for _, r := range rules {
+		name := fmt.Sprintf("%s/%s/%s", r.coll, r.act, r.role)
+		if r.note != "" {
+			name += "/" + r.note
+		}
+		if seen[name]++; seen[name] > 1 {
+			t.Fatalf("duplicate row %s", name)
+		}
+		t.Run(name, func(t *testing.T) {
+			switch r.act {
+			case list:
+				testList(t, f, r)
+			case view:
+				testView(t, f, r)
+			case create:
+				testCreate(t, f, r)
+			case update:
+				testUpdate(t, f, r)
+			case del:
+				testDelete(t, f, r)
+			}
+		})
+	}
+	// Every collection × role × action has a row.
+	for _, c := range []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity} {
+		for _, a := range []action{list, view, create, update, del} {
+			for _, ro := range []role{anon, comms, admin, super} {
+				if seen[fmt.Sprintf("%s/%s/%s", c, a, ro)] == 0 {
+					t.Errorf("no row for %s/%s/%s", c, a, ro)
+				}
+			}
+		}
+	}
+}
+
+func testList(t *testing.T, f *fx, r row) {
+	status, body := f.do(t, r.role, http.MethodGet, "/api/collections/"+r.coll+"/records?perPage=1000", "")
+	if status != r.want {
+		t.Fatalf("status %d, want %d: %s", status, r.want, body)
+	}
+	if status != http.StatusOK {
+		if strings.Contains(body, `"items"`) {
+			t.Fatalf("refused list returned items: %s", body)
+		}
+		return
+	}
+	var res struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+		TotalItems int `json:"totalItems"`
+	}
+	if err := json.Unmarshal([]byte(body), &res); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, it := range res.Items {
+		got[it.ID] = true
+	}
+	want := map[string]bool{}
+	if r.sees != seesNone {
+		recs, err := f.env.App.FindRecordsByFilter(r.coll, r.sees, "", 0, 0, dbx.Params{"self": f.id(r.role)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			t.Fatalf("fixture problem: no %s records match %q", r.coll, r.sees)
+		}
+		for _, rec := range recs {
+			want[rec.Id] = true
+		}
+	}
+	if !reflect.DeepEqual(got, want) || res.TotalItems != len(want) {
+		t.Fatalf("listed %d items (total %d) %v, want exactly the %d records matching %q: %v", len(got), res.TotalItems, got, len(want), r.sees, want)
+	}
+	if r.coll == vocab.Topics && r.sees == seesPublic && got[f.hidden.Id] {
+		t.Fatal("non-public topic listed")
+	}
+}
+
+func testView(t *testing.T, f *fx, r row) {
+	target := f.target(t, r, false)
+	status, body := f.do(t, r.role, http.MethodGet, recordPath(r.coll, target.Id), "")
+	if status != r.want {
+		t.Fatalf("status %d, want %d: %s", status, r.want, body)
+	}
+	if status == http.StatusOK {
+		if id := jsonID(t, body); id != target.Id {
+			t.Fatalf("viewed record %q, want %q", id, target.Id)
+		}
+	} else if strings.Contains(body, target.Id) {
+		t.Fatalf("refused view leaks the record: %s", body)
+	}
+}
+
+func testCreate(t *testing.T, f *fx, r row) {
+	n := f.next()
+	body := r.body
+	if body == "" {
+		body = strings.NewReplacer("{n}", fmt.Sprint(n), "{supporter}", f.supporter.Id).Replace(createBody[r.coll])
+	}
+	before := f.count(t, r.coll)
+	status, resp := f.do(t, r.role, http.MethodPost, "/api/collections/"+r.coll+"/records", body)
+	if status != r.want {
+		t.Fatalf("status %d, want %d: %s", status, r.want, resp)
+	}
+	after := f.count(t, r.coll)
+	if status != http.StatusOK {
+		if after != before {
+			t.Fatalf("refused create changed the count from %d to %d", before, after)
+		}
+		return
+	}
+	if after != before+1 {
+		t.Fatalf("create changed the count from %d to %d, want +1", before, after)
+	}
+	rec, err := f.env.App.FindRecordById(r.coll, jsonID(t, resp))
+	if err != nil {
+		t.Fatalf("created record not stored: %v", err)
+	}
+	if r.check != nil {
+		r.check(t, f, rec)
+	}
+}
+
+func testUpdate(t *testing.T, f *fx, r row) {
+	target := f.target(t, r, true)
+	body, field, value := r.body, r.field, r.value
+	if body == "" {
+		field = updateField[r.coll]
+		value = fmt.Sprintf("Edited %d", f.next())
+		body = fmt.Sprintf(`{%q:%q}`, field, value)
+	}
+	before := f.export(t, target)
+	status, resp := f.do(t, r.role, http.MethodPatch, recordPath(r.coll, target.Id), body)
+	if status != r.want {
+		t.Fatalf("status %d, want %d: %s", status, r.want, resp)
+	}
+	fresh, err := f.env.App.FindRecordById(r.coll, target.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != http.StatusOK {
+		if after := f.export(t, fresh); !reflect.DeepEqual(after, before) {
+			t.Fatalf("refused update changed the record:\nbefore %v\nafter  %v", before, after)
+		}
+		return
+	}
+	if field == "" {
+		t.Fatal("allowed update row must name the field it changes")
+	}
+	if got := fresh.GetString(field); got != value {
+		t.Fatalf("after update %s = %q, want %q", field, got, value)
+	}
+	if r.check != nil {
+		r.check(t, f, fresh)
+	}
+}
+
+func testDelete(t *testing.T, f *fx, r row) {
+	target := f.target(t, r, true)
+	before := f.export(t, target)
+	status, resp := f.do(t, r.role, http.MethodDelete, recordPath(r.coll, target.Id), "")
+	if status != r.want {
+		t.Fatalf("status %d, want %d: %s", status, r.want, resp)
+	}
+	fresh, err := f.env.App.FindRecordById(r.coll, target.Id)
+	if status == http.StatusNoContent {
+		if err == nil {
+			t.Fatal("deleted record still exists")
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("refused delete removed the record: %v", err)
+	}
+	if after := f.export(t, fresh); !reflect.DeepEqual(after, before) {
+		t.Fatalf("refused delete changed the record:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// Targets for special rows.
+
+func hiddenTopic(_ *testing.T, f *fx) *core.Record { return f.hidden }
+
+func self(_ *testing.T, f *fx) *core.Record { return f.actor[comms] }
+
+func confirmedConsent(t *testing.T, f *fx) *core.Record {
+	// Reload first: the guard compares with Original(), which PocketBase
+	// leaves blank on a record created in memory.
+	r, err := f.env.App.FindRecordById(vocab.Consents, f.make(t, vocab.Consents).Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Set("confirmed_at", "2025-06-07 08:09:10.000Z")
+	if err := f.env.App.Save(r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// storedHash checks that a suppression holds the SHA-256 hex of address.
+func storedHash(address string) func(*testing.T, *fx, *core.Record) {
+	return func(t *testing.T, _ *fx, rec *core.Record) {
+		sum := sha256.Sum256([]byte(address))
+		if got, want := rec.GetString("email_hash"), hex.EncodeToString(sum[:]); got != want {
+			t.Fatalf("email_hash = %q, want sha256(%q) = %q", got, address, want)
+		}
+	}
+}
+
+// fx holds one running app, the callers and the shared records.
+type fx struct {
+	env       *testkit.Env
+	actor     map[role]*core.Record
+	token     map[role]string
+	shared    map[string]*core.Record // the default view target per collection
+	hidden    *core.Record            // a non-public topic
+	supporter *core.Record            // consents point at it
+	seq       int
+}
+
+func newFixtures(t *testing.T) *fx {
+	f := &fx{
+		env:    testkit.Start(t, testkit.Options{}),
+		actor:  map[role]*core.Record{},
+		token:  map[role]string{},
+		shared: map[string]*core.Record{},
+	}
+	for ro, coll := range map[role]string{comms: vocab.Staff, admin: vocab.Staff, super: core.CollectionNameSuperusers} {
+		col, err := f.env.App.FindCollectionByNameOrId(coll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := core.NewRecord(col)
+		rec.SetEmail(ro.String() + "@example.org")
+		rec.SetPassword("a-long-password")
+		if coll == vocab.Staff {
+			rec.Set("role", ro.String())
+			rec.Set("name", ro.String())
+		}
+		if err := f.env.App.Save(rec); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := rec.NewAuthToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.actor[ro], f.token[ro] = rec, tok
+	}
+	f.supporter = f.make(t, vocab.Supporters)
+	for _, c := range []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity} {
+		f.shared[c] = f.make(t, c)
+	}
+	f.hidden = f.make(t, vocab.Topics)
+	f.hidden.Set("public", false)
+	if err := f.env.App.Save(f.hidden); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// make saves a new record of coll directly (hooks run, rules don't). For
+// charity it returns the single identity record.
+func (f *fx) make(t *testing.T, coll string) *core.Record {
+	t.Helper()
+	if coll == vocab.Charity {
+		recs, err := f.env.App.FindAllRecords(vocab.Charity)
+		if err != nil || len(recs) != 1 {
+			t.Fatalf("want one charity record, got %d (%v)", len(recs), err)
+		}
+		return recs[0]
+	}
+	col, err := f.env.App.FindCollectionByNameOrId(coll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := f.next()
+	r := core.NewRecord(col)
+	switch coll {
+	case vocab.Supporters:
+		r.Set("email", fmt.Sprintf("fixture%d@example.org", n))
+		r.Set("status", vocab.StatusSubscribed)
+	case vocab.Topics:
+		r.Set("name", fmt.Sprintf("Fixture %d", n))
+		r.Set("slug", fmt.Sprintf("fixture-%d", n))
+		r.Set("public", true)
+	case vocab.Consents:
+		r.Set("supporter", f.supporter.Id)
+		r.Set("action", vocab.ActionGrant)
+		r.Set("basis", vocab.BasisConsent)
+		r.Set("method", vocab.MethodStaff)
+		r.Set("wording", "I agree")
+	case vocab.Outbox:
+		r.Set("to", fmt.Sprintf("fixture%d@example.org", n))
+		r.Set("kind", vocab.KindTest)
+		r.Set("subject", "Fixture")
+		r.Set("status", vocab.OutboxCancelled) // the worker leaves it alone
+	case vocab.Suppressions:
+		sum := sha256.Sum256(fmt.Appendf(nil, "fixture%d@example.org", n))
+		r.Set("email_hash", hex.EncodeToString(sum[:]))
+		r.Set("reason", vocab.SuppressManual)
+	case vocab.Staff:
+		r.SetEmail(fmt.Sprintf("fixture%d@example.org", n))
+		r.SetPassword("a-long-password")
+		r.Set("role", vocab.RoleComms)
+		r.Set("name", fmt.Sprintf("Fixture %d", n))
+	default:
+		t.Fatalf("no fixture for %s", coll)
+	}
+	if err := f.env.App.Save(r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// target is the record a view/update/delete row acts on: its own, else a
+// fresh one for writes (so rows don't interfere), else the shared one.
+func (f *fx) target(t *testing.T, r row, write bool) *core.Record {
+	t.Helper()
+	switch {
+	case r.target != nil:
+		return r.target(t, f)
+	case write:
+		return f.make(t, r.coll)
+	default:
+		return f.shared[r.coll]
+	}
+}
+
+func (f *fx) next() int { f.seq++; return f.seq }
+
+func (f *fx) id(r role) string {
+	if a := f.actor[r]; a != nil {
+		return a.Id
+	}
+	return ""
+}
+
+func (f *fx) count(t *testing.T, coll string) int64 {
+	t.Helper()
+	n, err := f.env.App.CountRecords(coll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// export reads the stored row afresh, as the database holds it.
+func (f *fx) export(t *testing.T, rec *core.Record) map[string]string {
+	t.Helper()
+	fresh, err := f.env.App.FindRecordById(rec.Collection(), rec.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := fresh.DBExport(f.env.App)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = fmt.Sprint(v)
+	}
+	return out
+}
+
+func (f *fx) do(t *testing.T, r role, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.env.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok := f.token[r]; tok != "" {
+		req.Header.Set("Authorization", tok)
+	}
+	res, err := testkit.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
+
+func recordPath(coll, id string) string {
+	return "/api/collections/" + coll + "/records/" + id
+}
+
+func jsonID(t *testing.T, body string) string {
+	t.Helper()
+	var v struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(body), &v); err != nil || v.ID == "" {
+		t.Fatalf("no record id in response %q (%v)", body, err)
+	}
+	return v.ID
+}
+
+// PocketBase's default "users" collection would let anyone register an
+// account; the app has no end-user accounts, so it is removed.
+func TestNoOpenRegistration(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{})
+	status, body := env.PostJSON(t, "/api/collections/users/records", `{"email":"x@example.org","password":"longpassword1","passwordConfirm":"longpassword1"}`)
+	if status != 404 {
+		t.Fatalf("anonymous registration = %d %s, want 404", status, body)
+	}
+	if _, err := env.App.FindCollectionByNameOrId("users"); err == nil {
+		t.Fatal("the users collection still exists")
+	}
+}
