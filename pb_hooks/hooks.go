@@ -13,6 +13,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/charity"
+	"supportercrm/internal/groupcommit"
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/signup"
 	"supportercrm/internal/views"
@@ -30,8 +31,11 @@ func Register(app core.App, cfg Config) error {
 		return err
 	}
 	identity := charity.NewSource(app)
+	topics := signup.NewTopicCache(app)
+	writes := groupcommit.New(app, 64)
 	signup.BindGuards(app)
 
+	cfg.Outbox.Suppressed = signup.IsSuppressed
 	var (
 		once   sync.Once
 		stop   context.CancelFunc
@@ -44,7 +48,7 @@ func Register(app core.App, cfg Config) error {
 			return err
 		}
 		h := &signup.Handlers{S: &signup.Service{
-			App: app, Signer: signer, Views: set, Identity: identity.Get,
+			App: app, Signer: signer, Views: set, Identity: identity.Get, Topics: topics, Writes: writes,
 			Notify: worker.Wake, MinSubmit: cfg.MinSubmit, ResendAfter: cfg.ResendAfter,
 		}}
 		routes(se, h, set)
@@ -56,6 +60,7 @@ func Register(app core.App, cfg Config) error {
 		return se.Next()
 	})
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+		writes.Stop() // the HTTP server has stopped taking requests by now
 		if stop != nil {
 			stop()
 			select { // the worker finishes the message in flight

@@ -99,7 +99,7 @@ func init() {
 			&core.EmailField{Name: "to", Required: true, Presentable: true},
 			&core.TextField{Name: "to_name", Max: 200},
 			&core.RelationField{Name: "supporter", CollectionId: supporters.Id, MaxSelect: 1},
-			&core.SelectField{Name: "kind", Required: true, MaxSelect: 1, Values: []string{vocab.KindConfirm, vocab.KindAlreadySubscribed, vocab.KindWelcome, vocab.KindAlert, vocab.KindTest}},
+			&core.SelectField{Name: "kind", Required: true, MaxSelect: 1, Values: vocab.OutboxKinds},
 			&core.TextField{Name: "subject", Required: true, Max: 300, Presentable: true},
 			&core.TextField{Name: "html", Max: 1 << 20},
 			&core.TextField{Name: "text", Max: 1 << 20},

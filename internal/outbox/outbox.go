@@ -8,6 +8,9 @@ package outbox
 import (
 	"errors"
 	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -33,8 +36,8 @@ type Mail struct {
 // Enqueue stores m as queued and due now. Pass the transaction's app to queue
 // atomically with other writes.
 func Enqueue(app core.App, m Mail) (*core.Record, error) {
-	if m.To == "" || m.Subject == "" || m.Kind == "" {
-		return nil, errors.New("outbox mail needs a recipient, a subject and a kind")
+	if err := m.validate(); err != nil {
+		return nil, err
 	}
 	col, err := app.FindCachedCollectionByNameOrId(vocab.Outbox)
 	if err != nil {
@@ -53,10 +56,30 @@ func Enqueue(app core.App, m Mail) (*core.Record, error) {
 	}
 	r.Set("status", vocab.OutboxQueued)
 	r.Set("next_attempt_at", types.NowDateTime())
-	if err := app.Save(r); err != nil {
+	// Rendered by our own templates; hooks run, field validators are skipped
+	// to keep the signup transaction short.
+	if err := app.SaveNoValidate(r); err != nil {
 		return nil, fmt.Errorf("failed to queue %s mail: %w", m.Kind, err)
 	}
 	return r, nil
+}
+
+// validate checks what the field validators would, without their queries, so
+// Enqueue can skip them inside a signup's transaction.
+func (m Mail) validate() error {
+	if a, err := mail.ParseAddress(m.To); err != nil || a.Address != m.To {
+		return fmt.Errorf("outbox mail: invalid recipient %q", m.To)
+	}
+	if !slices.Contains(vocab.OutboxKinds, m.Kind) {
+		return fmt.Errorf("outbox mail: unknown kind %q", m.Kind)
+	}
+	if m.Subject == "" || len(m.Subject) > 300 || strings.ContainsAny(m.Subject, "\r\n") {
+		return errors.New("outbox mail: the subject must be one line of 1 to 300 characters")
+	}
+	if len(m.HTML) > 1<<20 || len(m.Text) > 1<<20 || len(m.ToName) > 200 {
+		return errors.New("outbox mail: message too large")
+	}
+	return nil
 }
 
 // CancelQueued cancels every queued message to a supporter, so an unsubscribe

@@ -32,6 +32,9 @@ type Config struct {
 	DialMax      time.Duration // longest pause while the relay is unreachable (1m)
 	GiveUpAfter  time.Duration // a message still failing after this is marked failed (72h)
 	Batch        int           // messages per connection (50)
+	// Suppressed, when set, is asked before each send; a suppressed address
+	// is never mailed, whatever was queued for it.
+	Suppressed func(app core.App, email string) (bool, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -121,7 +124,12 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	return sent, nil
 }
 
-func (w *Worker) sendBatch(ctx context.Context, due []*core.Record) (int, error) {
+// flushEvery bounds how many sent messages may go unrecorded: results are
+// written in batches (one commit each, not one per message), and after a
+// crash at most this many transactional messages are sent twice.
+const flushEvery = 20
+
+func (w *Worker) sendBatch(ctx context.Context, due []*core.Record) (sent int, err error) {
 	conn, err := w.dial(ctx)
 	if err != nil {
 		if !w.down.Swap(true) {
@@ -133,13 +141,36 @@ func (w *Worker) sendBatch(ctx context.Context, due []*core.Record) (int, error)
 	if w.down.Swap(false) {
 		w.app.Logger().Info("outbox: smtp relay reachable again, sending")
 	}
+	var done []*core.Record
+	defer func() {
+		if ferr := w.save(done); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
 	from := mail.Address{Name: w.app.Settings().Meta.SenderName, Address: w.app.Settings().Meta.SenderAddress}
-	sent := 0
 	for _, r := range due {
+		if len(done) >= flushEvery {
+			if err := w.save(done); err != nil {
+				return sent, err
+			}
+			done = done[:0]
+		}
 		// The row may have been cancelled (unsubscribe) since the batch was read.
 		fresh, err := w.app.FindRecordById(vocab.Outbox, r.Id)
 		if err != nil || fresh.GetString("status") != vocab.OutboxQueued {
 			continue
+		}
+		if w.cfg.Suppressed != nil {
+			suppressed, err := w.cfg.Suppressed(w.app, fresh.GetString("to"))
+			if err != nil {
+				return sent, err
+			}
+			if suppressed {
+				fresh.Set("status", vocab.OutboxCancelled)
+				fresh.Set("last_error", "cancelled: address is suppressed")
+				done = append(done, fresh)
+				continue
+			}
 		}
 		msg := &mailsend.Message{
 			From:    from,
@@ -153,9 +184,8 @@ func (w *Worker) sendBatch(ctx context.Context, due []*core.Record) (int, error)
 		// Send with a context that outlives shutdown so an in-flight message
 		// is finished and recorded.
 		sendErr := conn.Send(context.WithoutCancel(ctx), msg)
-		if err := w.record(fresh, msg.MessageID, sendErr); err != nil {
-			return sent, err
-		}
+		w.outcome(fresh, msg.MessageID, sendErr)
+		done = append(done, fresh)
 		if sendErr == nil {
 			sent++
 		} else if mailsend.IsConnectionError(sendErr) {
@@ -168,8 +198,24 @@ func (w *Worker) sendBatch(ctx context.Context, due []*core.Record) (int, error)
 	return sent, nil
 }
 
-// record writes the outcome of one attempt.
-func (w *Worker) record(r *core.Record, messageID string, sendErr error) error {
+// save writes attempt outcomes in one transaction. Only our own values
+// changed, so the field validators are skipped.
+func (w *Worker) save(recs []*core.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	return w.app.RunInTransaction(func(tx core.App) error {
+		for _, r := range recs {
+			if err := tx.SaveNoValidate(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// outcome sets the result of one attempt on r.
+func (w *Worker) outcome(r *core.Record, messageID string, sendErr error) {
 	now := time.Now()
 	attempts := r.GetInt("attempts") + 1
 	r.Set("attempts", attempts)
@@ -178,7 +224,7 @@ func (w *Worker) record(r *core.Record, messageID string, sendErr error) error {
 		r.Set("sent_at", now)
 		r.Set("message_id", messageID)
 		r.Set("last_error", "")
-		return w.app.Save(r)
+		return
 	}
 	f := mailsend.Classify(sendErr)
 	r.Set("last_error", truncate(sendErr.Error(), 2000))
@@ -189,7 +235,6 @@ func (w *Worker) record(r *core.Record, messageID string, sendErr error) error {
 	} else {
 		r.Set("next_attempt_at", now.Add(w.retryDelay(attempts)))
 	}
-	return w.app.Save(r)
 }
 
 // retryDelay doubles from RetryBase up to RetryMax, with jitter so messages

@@ -3,7 +3,6 @@ package signup
 import (
 	"database/sql"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -177,13 +176,13 @@ func (s *Service) withdrawAll(tx core.App, sup *core.Record, method, ip, userAge
 // Choices are the topics a preferences page offers: every public topic, plus
 // any private one the supporter already has (so saving doesn't drop it).
 func (s *Service) Choices(sup *core.Record) ([]Topic, error) {
-	recs, err := s.App.FindRecordsByFilter(vocab.Topics, "", "sort_order,name", 0, 0)
+	all, err := s.Topics.All()
 	if err != nil {
-		return nil, fmt.Errorf("failed to load topics: %w", err)
+		return nil, err
 	}
 	mine := sup.GetStringSlice("topics")
 	var out []Topic
-	for _, t := range toTopics(recs) {
+	for _, t := range all {
 		if t.Public || slices.Contains(mine, t.ID) {
 			out = append(out, t)
 		}

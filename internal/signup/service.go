@@ -16,6 +16,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/charity"
+	"supportercrm/internal/groupcommit"
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/tokens"
 	"supportercrm/internal/views"
@@ -28,6 +29,10 @@ type Service struct {
 	Signer   *tokens.Signer
 	Views    *views.Set
 	Identity func() (charity.Identity, error)
+	Topics   *TopicCache
+	// Writes, when set, shares one transaction among concurrent signups
+	// (group commit); nil runs each signup in its own transaction.
+	Writes *groupcommit.Committer
 	// Notify is called after mail is queued (the outbox worker's Wake).
 	Notify func()
 	// MinSubmit is the shortest believable time between showing the form and
@@ -57,11 +62,7 @@ type Topic struct {
 
 // PublicTopics lists the topics offered to the public, in display order.
 func (s *Service) PublicTopics() ([]Topic, error) {
-	recs, err := s.App.FindRecordsByFilter(vocab.Topics, "public = true", "sort_order,name", 0, 0)
-	if err != nil {
-		return nil, fmt.Errorf("failed to load topics: %w", err)
-	}
-	return toTopics(recs), nil
+	return s.Topics.Public()
 }
 
 func toTopics(recs []*core.Record) []Topic {
@@ -98,12 +99,22 @@ func (s *Service) Subscribe(req Request) (FieldErrors, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Reads and rendering happen before the transaction, which holds the
+	// database's single writer: it should only write. The outbox worker
+	// checks suppressions again before sending.
+	if suppressed, err := IsSuppressed(s.App, clean.Email); err != nil || suppressed {
+		return nil, err
+	}
+	// Most signups end in a confirmation email: render it now, for a consent
+	// row whose id is chosen now.
+	consentID := core.GenerateDefaultRandomId()
+	confirm, err := s.confirmMail(id, clean.FirstName, consentID)
+	if err != nil {
+		return nil, err
+	}
 	queued := false
-	err = s.App.RunInTransaction(func(tx core.App) error {
+	err = s.write(func(tx core.App) error {
 		queued = false
-		if suppressed, err := IsSuppressed(tx, clean.Email); err != nil || suppressed {
-			return err
-		}
 		sup, err := tx.FindFirstRecordByData(vocab.Supporters, "email", clean.Email)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -130,12 +141,11 @@ func (s *Service) Subscribe(req Request) (FieldErrors, error) {
 				return err
 			}
 		}
-		consent, err := s.recordGrant(tx, sup, clean, topicIDs, id, req)
-		if err != nil {
+		if err := s.recordGrant(tx, consentID, sup, clean, topicIDs, id, req); err != nil {
 			return err
 		}
 		queued = true
-		return s.queueConfirm(tx, id, sup, clean.FirstName, consent.Id)
+		return s.enqueue(tx, sup, vocab.KindConfirm, clean.FirstName, confirm)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to record signup: %w", err)
@@ -144,6 +154,13 @@ func (s *Service) Subscribe(req Request) (FieldErrors, error) {
 		s.Notify()
 	}
 	return nil, nil
+}
+
+func (s *Service) write(job groupcommit.Job) error {
+	if s.Writes == nil {
+		return s.App.RunInTransaction(job)
+	}
+	return s.Writes.Do(job)
 }
 
 func pickTopics(public []Topic, slugs []string) ([]string, bool) {
@@ -174,7 +191,10 @@ func (s *Service) createSupporter(tx core.App, c Clean, topicIDs []string, metho
 	sup.Set("status", vocab.StatusPending)
 	sup.Set("topics", topicIDs)
 	sup.Set("source", method)
-	if err := tx.Save(sup); err != nil {
+	// Every value was validated above, more strictly than the field
+	// validators would (and they would re-query the topic ids we just read);
+	// hooks and the unique email index still apply.
+	if err := tx.SaveNoValidate(sup); err != nil {
 		return nil, fmt.Errorf("failed to create supporter: %w", err)
 	}
 	return sup, nil
@@ -182,15 +202,17 @@ func (s *Service) createSupporter(tx core.App, c Clean, topicIDs []string, metho
 
 // recordGrant writes the consent evidence for a signup: who, which topics,
 // the exact wording shown and its version, how, when and from where.
-func (s *Service) recordGrant(tx core.App, sup *core.Record, c Clean, topicIDs []string, id charity.Identity, req Request) (*core.Record, error) {
-	return s.consentRow(tx, consentRow{
-		supporter: sup, action: vocab.ActionGrant, topicIDs: topicIDs, slugs: c.Topics,
+func (s *Service) recordGrant(tx core.App, consentID string, sup *core.Record, c Clean, topicIDs []string, id charity.Identity, req Request) error {
+	_, err := s.consentRow(tx, consentRow{
+		id: consentID, supporter: sup, action: vocab.ActionGrant, topicIDs: topicIDs, slugs: c.Topics,
 		details: map[string]string{"first_name": c.FirstName, "last_name": c.LastName},
 		wording: id.ConsentWording, method: req.Method, ip: req.IP, userAgent: req.UserAgent,
 	})
+	return err
 }
 
 type consentRow struct {
+	id        string // optional: chosen in advance
 	supporter *core.Record
 	action    string
 	topicIDs  []string
@@ -209,6 +231,9 @@ func (s *Service) consentRow(tx core.App, c consentRow) (*core.Record, error) {
 		return nil, err
 	}
 	r := core.NewRecord(col)
+	if c.id != "" {
+		r.Set("id", c.id)
+	}
 	r.Set("supporter", c.supporter.Id)
 	r.Set("email", c.supporter.GetString("email"))
 	r.Set("action", c.action)
@@ -228,7 +253,9 @@ func (s *Service) consentRow(tx core.App, c consentRow) (*core.Record, error) {
 	if c.confirmed {
 		r.Set("confirmed_at", time.Now())
 	}
-	if err := tx.Save(r); err != nil {
+	// Built from validated input and ids read in this transaction; skip the
+	// field validators' extra queries (hooks still run).
+	if err := tx.SaveNoValidate(r); err != nil {
 		return nil, fmt.Errorf("failed to record consent: %w", err)
 	}
 	return r, nil
@@ -269,13 +296,17 @@ func (s *Service) baseMail(id charity.Identity, sup *core.Record, firstName stri
 	}
 }
 
-func (s *Service) queueConfirm(tx core.App, id charity.Identity, sup *core.Record, firstName, consentID string) error {
-	d := s.baseMail(id, sup, firstName)
-	d.ConfirmURL = s.link(id, "/confirm", tokens.Confirm, consentID, tokens.ConfirmTTL)
-	// An unconfirmed address has not agreed to anything yet: no preferences
-	// or unsubscribe links to act on.
-	d.PreferencesURL, d.UnsubscribeURL = "", ""
-	return s.queue(tx, sup, vocab.KindConfirm, "confirm", firstName, d)
+// confirmMail renders the double opt-in email. An unconfirmed address has not
+// agreed to anything yet, so it carries no preferences or unsubscribe links.
+func (s *Service) confirmMail(id charity.Identity, firstName, consentID string) (views.Email, error) {
+	if firstName == "" {
+		firstName = "friend"
+	}
+	return s.Views.Email("confirm", mailData{
+		Charity:    id,
+		FirstName:  firstName,
+		ConfirmURL: s.link(id, "/confirm", tokens.Confirm, consentID, tokens.ConfirmTTL),
+	})
 }
 
 func (s *Service) queueAlreadySubscribed(tx core.App, id charity.Identity, sup *core.Record) (bool, error) {
@@ -292,7 +323,11 @@ func (s *Service) queue(tx core.App, sup *core.Record, kind, template, name stri
 	if err != nil {
 		return err
 	}
-	_, err = outbox.Enqueue(tx, outbox.Mail{
+	return s.enqueue(tx, sup, kind, name, m)
+}
+
+func (s *Service) enqueue(tx core.App, sup *core.Record, kind, name string, m views.Email) error {
+	_, err := outbox.Enqueue(tx, outbox.Mail{
 		To: sup.GetString("email"), ToName: strings.TrimSpace(name + " " + sup.GetString("last_name")),
 		SupporterID: sup.Id, Kind: kind, Subject: m.Subject, HTML: m.HTML, Text: m.Text,
 	})

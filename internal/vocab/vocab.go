@@ -73,6 +73,9 @@ const (
 	KindTest              = "test"
 )
 
+// OutboxKinds lists every outbox kind.
+var OutboxKinds = []string{KindConfirm, KindAlreadySubscribed, KindWelcome, KindAlert, KindTest}
+
 // Suppression reasons.
 const (
 	SuppressErased     = "erased"
