@@ -18,12 +18,15 @@ import (
 
 // Identity is what every page and email footer shows.
 type Identity struct {
-	Name           string
-	Number         string
-	Address        string
-	Website        string
-	ContactEmail   string
-	PrivacyURL     string
+	Name         string
+	Number       string
+	Address      string
+	Website      string
+	ContactEmail string
+	PrivacyURL   string
+	// LogoPath is the logo on this app's own origin, for pages; LogoURL is
+	// the same with the app's public URL in front, for emails.
+	LogoPath       string
 	LogoURL        string
 	Tagline        string
 	SignupIntro    string
@@ -108,9 +111,9 @@ func Load(app core.App) (Identity, error) {
 	}
 	r := recs[0]
 	appURL := strings.TrimRight(app.Settings().Meta.AppURL, "/")
-	logo := appURL + "/static/logo.svg"
+	logo := "/static/logo.svg"
 	if f := r.GetString("logo"); f != "" {
-		logo = appURL + "/api/files/" + r.Collection().Id + "/" + r.Id + "/" + f
+		logo = "/api/files/" + r.Collection().Id + "/" + r.Id + "/" + f
 	}
 	var origins []string
 	_ = r.UnmarshalJSONField("embed_origins", &origins)
@@ -122,7 +125,8 @@ func Load(app core.App) (Identity, error) {
 		Website:        r.GetString("website"),
 		ContactEmail:   r.GetString("contact_email"),
 		PrivacyURL:     r.GetString("privacy_url"),
-		LogoURL:        logo,
+		LogoPath:       logo,
+		LogoURL:        appURL + logo,
 		Tagline:        r.GetString("tagline"),
 		SignupIntro:    r.GetString("signup_intro"),
 		ConsentWording: wording,

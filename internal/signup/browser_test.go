@@ -224,6 +224,11 @@ func TestBrowserSignupConfirmPreferences(t *testing.T) {
 	if !strings.Contains(text, wording) {
 		t.Errorf("signup page lacks the charity's consent wording %q in:\n%s", wording, text)
 	}
+	// Images (the logo) load from this app's own origin, whatever the
+	// dashboard's application URL says.
+	if broken := run(t, ctx, "broken images", chromedp.Evaluate[int](`[...document.images].filter(i => !i.complete || i.naturalWidth === 0).length`)); broken != 0 {
+		t.Errorf("%d images on the signup page did not load", broken)
+	}
 	// The honeypot is in the DOM but nobody sees it; the real fields are seen.
 	if !seen(t, ctx, "email") || !seen(t, ctx, "first_name") {
 		t.Fatal("the email and first name fields are not visible (is the stylesheet served?)")

@@ -378,3 +378,26 @@ func mustCollection(t *testing.T, env *testkit.Env, name string) *core.Collectio
 	}
 	return c
 }
+
+// Pages link the logo on their own origin, so they look right even before
+// an admin sets the application URL; emails need, and get, absolute links.
+func TestLogoOnPagesAndEmails(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{})
+	s := env.App.Settings()
+	s.Meta.AppURL = "https://supporters.lanternhouse.org.uk"
+	if err := env.App.Save(s); err != nil {
+		t.Fatal(err)
+	}
+	_, body := env.Do(t, http.MethodGet, "/", "", "")
+	if !strings.Contains(body, `<img src="/static/logo.svg"`) {
+		t.Errorf("signup page logo is not same-origin:\n%s", truncate(body))
+	}
+	if status, svg := env.Do(t, http.MethodGet, "/static/logo.svg", "", ""); status != http.StatusOK || !strings.Contains(svg, "<svg") {
+		t.Errorf("GET /static/logo.svg = %d", status)
+	}
+	env.PostJSON(t, "/api/subscribe", `{"email":"logo@example.org","topics":["newsletter"],"consent":true}`)
+	m := env.SMTP.WaitFor(t, "logo@example.org", 1, 10*time.Second)[0]
+	if !strings.Contains(m.HTML, `src="https://supporters.lanternhouse.org.uk/static/logo.svg"`) || !strings.Contains(m.Text, "https://supporters.lanternhouse.org.uk/confirm?token=") {
+		t.Errorf("email links are not absolute on the application URL:\n%s", m.HTML)
+	}
+}
