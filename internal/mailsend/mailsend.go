@@ -34,7 +34,9 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// Header is one extra header line. Order is kept.
+// Header is one extra header field. go-mail writes extra headers sorted by
+// name; values given for the same name are joined into one field with ", "
+// (the list syntax of RFC 2369, e.g. List-Unsubscribe).
 type Header struct{ Name, Value string }
 
 // Message is one outgoing mail with an HTML and a plain-text part.
@@ -162,8 +164,17 @@ func Build(m *Message) (*gomail.Msg, error) {
 	}
 	msg.SetMessageIDWithValue(oneLine(id))
 	msg.SetDate()
+	var names []string
+	values := map[string][]string{}
 	for _, h := range m.Headers {
-		msg.SetGenHeader(gomail.Header(oneLine(h.Name)), oneLine(h.Value))
+		name := oneLine(h.Name)
+		if _, seen := values[name]; !seen {
+			names = append(names, name)
+		}
+		values[name] = append(values[name], oneLine(h.Value))
+	}
+	for _, name := range names {
+		msg.SetGenHeader(gomail.Header(name), values[name]...)
 	}
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	if m.HTML != "" {

@@ -85,6 +85,9 @@ func (m Mail) validate() error {
 // CancelQueued cancels every queued message to a supporter, so an unsubscribe
 // stops mail not yet handed to SMTP. It returns how many were cancelled.
 func CancelQueued(app core.App, supporterID string) (int, error) {
+	if supporterID == "" {
+		return 0, errors.New("cancel queued mail: no supporter given")
+	}
 	res, err := app.DB().Update(vocab.Outbox,
 		dbx.Params{"status": vocab.OutboxCancelled, "last_error": "cancelled: supporter unsubscribed", "updated": types.NowDateTime().String()},
 		dbx.HashExp{"supporter": supporterID, "status": vocab.OutboxQueued},

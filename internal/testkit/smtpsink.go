@@ -36,9 +36,10 @@ type SMTPSink struct {
 	Addr string
 	Port int
 
-	mu     sync.Mutex
-	mails  []Mail
-	server *smtp.Server
+	mu       sync.Mutex
+	mails    []Mail
+	server   *smtp.Server
+	listener net.Listener
 	// Refuse, when set, is asked for each recipient; a non-nil error (an
 	// *smtp.SMTPError such as 451 or 550) refuses it.
 	Refuse func(rcpt string) error
@@ -70,7 +71,7 @@ func (s *SMTPSink) Start(t testing.TB) {
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	s.mu.Lock()
-	s.server = srv
+	s.server, s.listener = srv, l
 	s.mu.Unlock()
 	go srv.Serve(l)
 }
@@ -78,9 +79,12 @@ func (s *SMTPSink) Start(t testing.TB) {
 // Stop closes the server; clients see refused connections.
 func (s *SMTPSink) Stop() {
 	s.mu.Lock()
-	srv := s.server
-	s.server = nil
+	srv, l := s.server, s.listener
+	s.server, s.listener = nil, nil
 	s.mu.Unlock()
+	if l != nil {
+		l.Close() // go-smtp only learns of it once Serve runs
+	}
 	if srv != nil {
 		srv.Close()
 	}
