@@ -6,12 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net"
 	"net/mail"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,145 +20,18 @@ import (
 	"supportercrm/internal/testkit"
 )
 
-// relay is a real go-smtp server on loopback that counts TCP connections and
-// SMTP sessions and keeps every message exactly as it arrived.
-type relay struct {
-	addr string
-	port int
-
-	mu       sync.Mutex
-	srv      *smtp.Server
-	ln       net.Listener
-	conns    int
-	sessions int
-	got      []delivery
-	refuse   func(rcpt string) error
-}
-
-type delivery struct {
-	from string
-	to   []string
-	raw  []byte
-}
-
-func newRelay(t *testing.T) *relay {
+// newRelay starts a testkit.SMTPSink: a real go-smtp server on loopback
+// that counts TCP connections and SMTP sessions and keeps every message
+// exactly as it arrived (Mail.Raw).
+func newRelay(t *testing.T) *testkit.SMTPSink {
 	t.Helper()
-	r := &relay{addr: "127.0.0.1:0"}
-	r.start(t)
-	t.Cleanup(r.stop)
+	r := testkit.NewSMTPSink(t)
+	r.Start(t)
 	return r
 }
 
-// start listens on the relay's address (the same port after a stop).
-func (r *relay) start(t *testing.T) {
-	t.Helper()
-	l, err := net.Listen("tcp", r.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.addr = l.Addr().String()
-	r.port = l.Addr().(*net.TCPAddr).Port
-	srv := smtp.NewServer(r)
-	srv.Domain = "relay.test"
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	r.mu.Lock()
-	r.srv, r.ln = srv, l
-	r.mu.Unlock()
-	go srv.Serve(countingListener{l, r})
-}
-
-func (r *relay) stop() {
-	r.mu.Lock()
-	srv, ln := r.srv, r.ln
-	r.srv, r.ln = nil, nil
-	r.mu.Unlock()
-	if srv != nil {
-		// Close the listener too: go-smtp only knows of it once Serve has run.
-		ln.Close()
-		srv.Close()
-	}
-}
-
-func (r *relay) setRefuse(f func(rcpt string) error) {
-	r.mu.Lock()
-	r.refuse = f
-	r.mu.Unlock()
-}
-
-func (r *relay) counts() (conns, sessions int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.conns, r.sessions
-}
-
-func (r *relay) deliveries() []delivery {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]delivery(nil), r.got...)
-}
-
-func (r *relay) config() mailsend.Config {
-	return mailsend.Config{Host: "127.0.0.1", Port: r.port, Timeout: 10 * time.Second}
-}
-
-type countingListener struct {
-	net.Listener
-	r *relay
-}
-
-func (l countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.r.mu.Lock()
-		l.r.conns++
-		l.r.mu.Unlock()
-	}
-	return c, err
-}
-
-func (r *relay) NewSession(*smtp.Conn) (smtp.Session, error) {
-	r.mu.Lock()
-	r.sessions++
-	r.mu.Unlock()
-	return &session{r: r}, nil
-}
-
-type session struct {
-	r    *relay
-	from string
-	to   []string
-}
-
-func (s *session) Reset()        { s.from, s.to = "", nil }
-func (s *session) Logout() error { return nil }
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	s.from = from
-	return nil
-}
-
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.r.mu.Lock()
-	f := s.r.refuse
-	s.r.mu.Unlock()
-	if f != nil {
-		if err := f(to); err != nil {
-			return err
-		}
-	}
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *session) Data(rd io.Reader) error {
-	raw, err := io.ReadAll(rd)
-	if err != nil {
-		return err
-	}
-	s.r.mu.Lock()
-	s.r.got = append(s.r.got, delivery{from: s.from, to: append([]string(nil), s.to...), raw: raw})
-	s.r.mu.Unlock()
-	return nil
+func config(r *testkit.SMTPSink) mailsend.Config {
+	return mailsend.Config{Host: "127.0.0.1", Port: r.Port, Timeout: 10 * time.Second}
 }
 
 // headerLines returns the raw header section unfolded into one string per
@@ -196,9 +67,9 @@ func fieldNames(t *testing.T, raw []byte) []string {
 	return names
 }
 
-func dial(t *testing.T, r *relay) *mailsend.Conn {
+func dial(t *testing.T, r *testkit.SMTPSink) *mailsend.Conn {
 	t.Helper()
-	c, err := mailsend.Dial(context.Background(), r.config())
+	c, err := mailsend.Dial(context.Background(), config(r))
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
@@ -237,23 +108,23 @@ func TestSendSeveralOverOneConnection(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if conns, sessions := r.counts(); conns != 1 || sessions != 1 {
+	if conns, sessions := r.Conns(), r.Sessions(); conns != 1 || sessions != 1 {
 		t.Errorf("%d messages used %d connections and %d sessions, want 1 and 1", n, conns, sessions)
 	}
 
-	got := r.deliveries()
+	got := r.Mails()
 	if len(got) != n {
 		t.Fatalf("relay got %d messages, want %d", len(got), n)
 	}
 	ids := map[string]bool{}
 	for i, d := range got {
 		rcpt := fmt.Sprintf("ada%d@example.org", i)
-		if d.from != "news@charity.example" || len(d.to) != 1 || d.to[0] != rcpt {
-			t.Errorf("message %d envelope = %s -> %v", i, d.from, d.to)
+		if d.From != "news@charity.example" || len(d.To) != 1 || d.To[0] != rcpt {
+			t.Errorf("message %d envelope = %s -> %v", i, d.From, d.To)
 		}
-		m, err := testkit.Parse(d.raw)
+		m, err := testkit.Parse(d.Raw)
 		if err != nil {
-			t.Fatalf("message %d does not parse: %v\n%s", i, err, d.raw)
+			t.Fatalf("message %d does not parse: %v\n%s", i, err, d.Raw)
 		}
 		from, err := mail.ParseAddress(m.Header.Get("From"))
 		if err != nil || from.Address != "news@charity.example" || from.Name != "Friends of the Park" {
@@ -297,7 +168,7 @@ func TestSendSeveralOverOneConnection(t *testing.T) {
 		if lup := m.Header.Get("List-Unsubscribe-Post"); lup != "List-Unsubscribe=One-Click" {
 			t.Errorf("message %d List-Unsubscribe-Post = %q", i, lup)
 		}
-		names := fieldNames(t, d.raw)
+		names := fieldNames(t, d.Raw)
 		if idx(names, "list-unsubscribe") < 0 || idx(names, "list-unsubscribe") > idx(names, "list-unsubscribe-post") {
 			t.Errorf("message %d header order %v: List-Unsubscribe should precede List-Unsubscribe-Post", i, names)
 		}
@@ -321,11 +192,11 @@ func TestGivenMessageIDIsUsed(t *testing.T) {
 	if err := c.Send(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	got := r.deliveries()
+	got := r.Mails()
 	if len(got) != 1 {
 		t.Fatalf("got %d messages", len(got))
 	}
-	pm, err := testkit.Parse(got[0].raw)
+	pm, err := testkit.Parse(got[0].Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,12 +240,12 @@ func TestExtraHeadersKeepEveryValue(t *testing.T) {
 	if err := c.Send(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
-	got := r.deliveries()
+	got := r.Mails()
 	if len(got) != 1 {
 		t.Fatalf("got %d messages", len(got))
 	}
 	var extra []string
-	for _, l := range headerLines(t, got[0].raw) {
+	for _, l := range headerLines(t, got[0].Raw) {
 		if strings.HasPrefix(l, "X-") {
 			extra = append(extra, l)
 		}
@@ -404,28 +275,28 @@ func TestCRLFCannotInjectHeaders(t *testing.T) {
 	if err := c.Send(context.Background(), m); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	got := r.deliveries()
+	got := r.Mails()
 	if len(got) != 1 {
 		t.Fatalf("got %d messages", len(got))
 	}
 	d := got[0]
-	if len(d.to) != 1 || d.to[0] != "ada@example.org" {
-		t.Errorf("envelope recipients = %v, want only ada@example.org", d.to)
+	if len(d.To) != 1 || d.To[0] != "ada@example.org" {
+		t.Errorf("envelope recipients = %v, want only ada@example.org", d.To)
 	}
-	head, _, _ := bytes.Cut(d.raw, []byte("\r\n\r\n"))
+	head, _, _ := bytes.Cut(d.Raw, []byte("\r\n\r\n"))
 	if bytes.Contains(bytes.ReplaceAll(head, []byte("\r\n"), nil), []byte("\r")) {
 		t.Errorf("header section contains a bare CR:\n%q", head)
 	}
 	if bytes.Contains(bytes.ReplaceAll(head, []byte("\r\n"), nil), []byte("\n")) {
 		t.Errorf("header section contains a bare LF:\n%q", head)
 	}
-	for _, name := range fieldNames(t, d.raw) {
+	for _, name := range fieldNames(t, d.Raw) {
 		switch name {
 		case "x-injected", "bcc", "cc":
 			t.Errorf("injected header field %q in:\n%s", name, head)
 		}
 	}
-	for _, l := range headerLines(t, d.raw) {
+	for _, l := range headerLines(t, d.Raw) {
 		if strings.HasPrefix(strings.ToLower(l), "x-injected") || strings.HasPrefix(strings.ToLower(l), "bcc") {
 			t.Errorf("injected header line %q", l)
 		}
@@ -444,7 +315,7 @@ func btoi(b bool) int {
 
 func TestRefusalsAreClassifiedAndConnectionIsReused(t *testing.T) {
 	r := newRelay(t)
-	r.setRefuse(func(rcpt string) error {
+	r.SetPolicy(func(rcpt string, _ int) error {
 		switch {
 		case strings.HasPrefix(rcpt, "greylisted@"):
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "try again later"}
@@ -486,16 +357,16 @@ func TestRefusalsAreClassifiedAndConnectionIsReused(t *testing.T) {
 			t.Fatalf("Send after %s refusal: %v", tc.rcpt, err)
 		}
 	}
-	if conns, sessions := r.counts(); conns != 1 || sessions != 1 {
+	if conns, sessions := r.Conns(), r.Sessions(); conns != 1 || sessions != 1 {
 		t.Errorf("refusals led to %d connections, %d sessions; want 1 and 1", conns, sessions)
 	}
-	got := r.deliveries()
+	got := r.Mails()
 	if len(got) != 3 {
 		t.Fatalf("relay accepted %d messages, want 3", len(got))
 	}
 	for _, d := range got {
-		if len(d.to) != 1 || !strings.HasPrefix(d.to[0], "ok-after-") {
-			t.Errorf("accepted message to %v; a refused recipient leaked into a later transaction", d.to)
+		if len(d.To) != 1 || !strings.HasPrefix(d.To[0], "ok-after-") {
+			t.Errorf("accepted message to %v; a refused recipient leaked into a later transaction", d.To)
 		}
 	}
 }
@@ -503,7 +374,7 @@ func TestRefusalsAreClassifiedAndConnectionIsReused(t *testing.T) {
 func TestServiceUnavailableRedials(t *testing.T) {
 	r := newRelay(t)
 	var refused atomic.Bool
-	r.setRefuse(func(rcpt string) error {
+	r.SetPolicy(func(rcpt string, _ int) error {
 		if strings.HasPrefix(rcpt, "closing@") {
 			refused.Store(true)
 			return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "shutting down"}
@@ -524,11 +395,11 @@ func TestServiceUnavailableRedials(t *testing.T) {
 	if err := c.Send(context.Background(), msgTo("ada@example.org", "after 421")); err != nil {
 		t.Fatalf("Send after 421: %v", err)
 	}
-	if conns, _ := r.counts(); conns != 2 {
+	if conns := r.Conns(); conns != 2 {
 		t.Errorf("connections = %d, want 2 (a redial after 421)", conns)
 	}
-	if len(r.deliveries()) != 1 {
-		t.Errorf("delivered %d, want 1", len(r.deliveries()))
+	if len(r.Mails()) != 1 {
+		t.Errorf("delivered %d, want 1", len(r.Mails()))
 	}
 }
 
@@ -540,7 +411,7 @@ func TestRedialAfterRelayRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r.stop()
+	r.Stop()
 	// While the relay is down, Send fails with a temporary connection error.
 	err := c.Send(ctx, msgTo("two@example.org", "while down"))
 	if err == nil {
@@ -555,19 +426,19 @@ func TestRedialAfterRelayRestart(t *testing.T) {
 		t.Errorf("redial to a stopped relay: err = %v, want a connection error", err)
 	}
 
-	r.start(t)
+	r.Start(t)
 	if err := c.Send(ctx, msgTo("three@example.org", "after restart")); err != nil {
 		t.Fatalf("Send after restart: %v", err)
 	}
 	if err := c.Send(ctx, msgTo("four@example.org", "after restart 2")); err != nil {
 		t.Fatalf("second Send after restart: %v", err)
 	}
-	if conns, _ := r.counts(); conns != 2 {
+	if conns := r.Conns(); conns != 2 {
 		t.Errorf("connections = %d, want 2 (one before, one after the restart)", conns)
 	}
 	var to []string
-	for _, d := range r.deliveries() {
-		to = append(to, d.to...)
+	for _, d := range r.Mails() {
+		to = append(to, d.To...)
 	}
 	if strings.Join(to, ",") != "one@example.org,three@example.org,four@example.org" {
 		t.Errorf("delivered to %v", to)
@@ -583,8 +454,8 @@ func TestRedialAfterRestartWithoutSendInBetween(t *testing.T) {
 	if err := c.Send(ctx, msgTo("one@example.org", "before")); err != nil {
 		t.Fatal(err)
 	}
-	r.stop()
-	r.start(t)
+	r.Stop()
+	r.Start(t)
 	err := c.Send(ctx, msgTo("two@example.org", "dead connection"))
 	if err == nil {
 		t.Fatal("Send on the dead connection succeeded; expected one error before redialling")
@@ -595,10 +466,10 @@ func TestRedialAfterRestartWithoutSendInBetween(t *testing.T) {
 	if err := c.Send(ctx, msgTo("two@example.org", "redialled")); err != nil {
 		t.Fatalf("Send after redial: %v", err)
 	}
-	if conns, _ := r.counts(); conns != 2 {
+	if conns := r.Conns(); conns != 2 {
 		t.Errorf("connections = %d, want 2", conns)
 	}
-	if n := len(r.deliveries()); n != 2 {
+	if n := len(r.Mails()); n != 2 {
 		t.Errorf("delivered %d, want 2", n)
 	}
 }
@@ -665,7 +536,7 @@ func TestBuildRejectsBadAddresses(t *testing.T) {
 	if err := c.Send(context.Background(), msgTo("ada@example.org", "fine")); err != nil {
 		t.Fatalf("Send after a Build error: %v", err)
 	}
-	if len(r.deliveries()) != 1 {
-		t.Errorf("delivered %d, want 1", len(r.deliveries()))
+	if len(r.Mails()) != 1 {
+		t.Errorf("delivered %d, want 1", len(r.Mails()))
 	}
 }

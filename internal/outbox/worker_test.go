@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,13 +21,13 @@ import (
 	"supportercrm/internal/vocab"
 )
 
-// harness is the real app on SQLite plus a relay of our own that only our
-// worker talks to. The app's own background worker is kept away from the
-// rows under test: its relay is never started and SMTP is switched off in
-// its settings, so it can't dial anything and never touches a row.
+// harness is the real app on SQLite plus an SMTP sink of our own that only
+// our worker talks to. The app's own background worker is kept away from the
+// rows under test: its sink is never started and SMTP is switched off in its
+// settings, so it can't dial anything and never touches a row.
 type harness struct {
-	env   *testkit.Env
-	relay *relay
+	env  *testkit.Env
+	sink *testkit.SMTPSink
 
 	dials   atomic.Int32
 	dialErr atomic.Pointer[error]
@@ -43,147 +41,17 @@ func newHarness(t *testing.T) *harness {
 	if err := env.App.Save(s); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{env: env, relay: &relay{rcpts: map[string]int{}}}
-	h.relay.start(t)
-	t.Cleanup(h.relay.stop)
+	h := &harness{env: env, sink: testkit.NewSMTPSink(t)}
+	h.sink.Start(t)
 	return h
 }
-
-func (h *harness) setPolicy(f func(rcpt string, attempt int) error) { h.relay.setPolicy(f) }
-func (h *harness) rcptCount(rcpt string) int                        { return h.relay.rcptCount(rcpt) }
 
 func (h *harness) dial(ctx context.Context) (mailsend.Sender, error) {
 	h.dials.Add(1)
 	if p := h.dialErr.Load(); p != nil {
 		return nil, *p
 	}
-	return mailsend.Dial(ctx, mailsend.Config{Host: "127.0.0.1", Port: h.relay.currentPort(), Timeout: 10 * time.Second})
-}
-
-// relay is a real go-smtp server on a loopback port it holds from the start
-// (no reserve-then-listen window another process could fall into). It keeps
-// the mails it accepts and counts RCPT commands per address.
-type relay struct {
-	mu     sync.Mutex
-	ln     net.Listener
-	srv    *smtp.Server
-	port   int
-	mails  []testkit.Mail
-	rcpts  map[string]int
-	policy func(rcpt string, attempt int) error // nil accepts everything
-}
-
-func (r *relay) start(t *testing.T) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := smtp.NewServer(r)
-	srv.Domain = "relay.test"
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	r.mu.Lock()
-	r.ln, r.srv, r.port = l, srv, l.Addr().(*net.TCPAddr).Port
-	r.mu.Unlock()
-	go srv.Serve(l)
-}
-
-// stop closes the listener itself as well: go-smtp only learns of it once
-// its Serve goroutine has run (see TestSinkStopRightAfterStart).
-func (r *relay) stop() {
-	r.mu.Lock()
-	ln, srv := r.ln, r.srv
-	r.ln, r.srv = nil, nil
-	r.mu.Unlock()
-	if srv != nil {
-		ln.Close()
-		srv.Close()
-	}
-}
-
-func (r *relay) currentPort() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.port
-}
-
-func (r *relay) setPolicy(f func(rcpt string, attempt int) error) {
-	r.mu.Lock()
-	r.policy = f
-	r.mu.Unlock()
-}
-
-func (r *relay) rcptCount(rcpt string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.rcpts[rcpt]
-}
-
-// Mails returns what the relay accepted so far.
-func (r *relay) Mails() []testkit.Mail {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]testkit.Mail(nil), r.mails...)
-}
-
-// To returns the accepted mails addressed to rcpt.
-func (r *relay) To(rcpt string) []testkit.Mail {
-	var out []testkit.Mail
-	for _, m := range r.Mails() {
-		for _, to := range m.To {
-			if strings.EqualFold(to, rcpt) {
-				out = append(out, m)
-			}
-		}
-	}
-	return out
-}
-
-func (r *relay) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{r: r}, nil }
-
-type session struct {
-	r    *relay
-	from string
-	to   []string
-}
-
-func (s *session) Reset()        { s.from, s.to = "", nil }
-func (s *session) Logout() error { return nil }
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	s.from = from
-	return nil
-}
-
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.r.mu.Lock()
-	s.r.rcpts[to]++
-	n, policy := s.r.rcpts[to], s.r.policy
-	s.r.mu.Unlock()
-	// The policy runs unlocked: it may call into the app.
-	if policy != nil {
-		if err := policy(to, n); err != nil {
-			return err
-		}
-	}
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *session) Data(rd io.Reader) error {
-	raw, err := io.ReadAll(rd)
-	if err != nil {
-		return err
-	}
-	m, err := testkit.Parse(raw)
-	if err != nil {
-		return err
-	}
-	m.From, m.To = s.from, append([]string(nil), s.to...)
-	s.r.mu.Lock()
-	s.r.mails = append(s.r.mails, m)
-	s.r.mu.Unlock()
-	return nil
+	return mailsend.Dial(ctx, mailsend.Config{Host: "127.0.0.1", Port: h.sink.Port, Timeout: 10 * time.Second})
 }
 
 func (h *harness) worker(cfg outbox.Config) *outbox.Worker {
@@ -304,7 +172,7 @@ func TestEnqueueThenRunOnceDelivers(t *testing.T) {
 		t.Fatalf("RunOnce sent %d, want 1", n)
 	}
 	after := time.Now()
-	mails := h.relay.To("ada@example.org")
+	mails := h.sink.To("ada@example.org")
 	if len(mails) != 1 {
 		t.Fatalf("relay got %d mails, want 1", len(mails))
 	}
@@ -335,7 +203,7 @@ func TestEnqueueThenRunOnceDelivers(t *testing.T) {
 	if n := runOnce(t, w); n != 0 {
 		t.Errorf("second RunOnce sent %d, want 0", n)
 	}
-	if got := len(h.relay.Mails()); got != 1 {
+	if got := len(h.sink.Mails()); got != 1 {
 		t.Errorf("relay has %d mails after a second run, want 1", got)
 	}
 }
@@ -364,8 +232,8 @@ func TestBatchesUseOneConnectionEach(t *testing.T) {
 		}
 		seen[r.GetString("message_id")] = true
 	}
-	if len(h.relay.Mails()) != 5 {
-		t.Errorf("relay got %d mails, want 5", len(h.relay.Mails()))
+	if len(h.sink.Mails()) != 5 {
+		t.Errorf("relay got %d mails, want 5", len(h.sink.Mails()))
 	}
 }
 
@@ -375,7 +243,7 @@ func TestTemporaryRefusalRetriesAndDeliversOnce(t *testing.T) {
 	w := h.worker(outbox.Config{RetryBase: base, RetryMax: time.Second})
 	const rcpt = "greylisted@example.org"
 	var secondAttempt atomic.Int64
-	h.setPolicy(func(to string, attempt int) error {
+	h.sink.SetPolicy(func(to string, attempt int) error {
 		if to != rcpt {
 			return nil
 		}
@@ -405,7 +273,7 @@ func TestTemporaryRefusalRetriesAndDeliversOnce(t *testing.T) {
 	if h.row(t, other.Id).GetString("status") != vocab.OutboxSent {
 		t.Errorf("the other mail was not sent")
 	}
-	if len(h.relay.To(rcpt)) != 0 {
+	if len(h.sink.To(rcpt)) != 0 {
 		t.Fatalf("refused mail was delivered")
 	}
 
@@ -433,10 +301,10 @@ func TestTemporaryRefusalRetriesAndDeliversOnce(t *testing.T) {
 	if n := runOnce(t, w); n != 0 {
 		t.Errorf("RunOnce after delivery sent %d", n)
 	}
-	if got := len(h.relay.To(rcpt)); got != 1 {
+	if got := len(h.sink.To(rcpt)); got != 1 {
 		t.Errorf("delivered %d times, want exactly 1", got)
 	}
-	if got := h.rcptCount(rcpt); got != 2 {
+	if got := h.sink.RcptCount(rcpt); got != 2 {
 		t.Errorf("relay saw %d attempts for %s, want 2", got, rcpt)
 	}
 }
@@ -444,7 +312,7 @@ func TestTemporaryRefusalRetriesAndDeliversOnce(t *testing.T) {
 func TestRetryBackoffWaitsAndDoubles(t *testing.T) {
 	h := newHarness(t)
 	w := h.worker(outbox.Config{RetryBase: time.Hour, RetryMax: 3 * time.Hour})
-	h.setPolicy(func(string, int) error { return smtpErr(451, smtp.EnhancedCode{4, 3, 0}, "busy") })
+	h.sink.SetPolicy(func(string, int) error { return smtpErr(451, smtp.EnhancedCode{4, 3, 0}, "busy") })
 	r := h.enqueue(t, outbox.Mail{To: "busy@example.org"})
 	for attempt, window := range [][2]time.Duration{
 		{30 * time.Minute, time.Hour},
@@ -465,7 +333,7 @@ func TestRetryBackoffWaitsAndDoubles(t *testing.T) {
 
 		// Not due yet: the worker leaves it alone.
 		runOnce(t, w)
-		if got := h.rcptCount("busy@example.org"); got != attempt+1 {
+		if got := h.sink.RcptCount("busy@example.org"); got != attempt+1 {
 			t.Fatalf("relay saw %d attempts before the retry was due, want %d", got, attempt+1)
 		}
 		h.setColumn(t, r.Id, "next_attempt_at", time.Now().Add(-time.Second))
@@ -476,7 +344,7 @@ func TestPermanentRefusalFailsAtOnce(t *testing.T) {
 	h := newHarness(t)
 	w := h.worker(outbox.Config{RetryBase: 10 * time.Millisecond})
 	const rcpt = "nobody@example.org"
-	h.setPolicy(func(to string, _ int) error {
+	h.sink.SetPolicy(func(to string, _ int) error {
 		if to == rcpt {
 			return smtpErr(550, smtp.EnhancedCode{5, 1, 1}, "no such user")
 		}
@@ -499,17 +367,17 @@ func TestPermanentRefusalFailsAtOnce(t *testing.T) {
 	}
 
 	// Never retried, even when due and the relay would now accept it.
-	h.setPolicy(nil)
+	h.sink.SetPolicy(nil)
 	h.setColumn(t, r.Id, "next_attempt_at", time.Now().Add(-time.Hour))
 	for range 3 {
 		if n := runOnce(t, w); n != 0 {
 			t.Fatalf("failed mail was retried (sent %d)", n)
 		}
 	}
-	if got := h.rcptCount(rcpt); got != 1 {
+	if got := h.sink.RcptCount(rcpt); got != 1 {
 		t.Errorf("relay saw %d attempts for a permanently refused mail, want 1", got)
 	}
-	if len(h.relay.To(rcpt)) != 0 || h.row(t, r.Id).GetString("status") != vocab.OutboxFailed {
+	if len(h.sink.To(rcpt)) != 0 || h.row(t, r.Id).GetString("status") != vocab.OutboxFailed {
 		t.Error("permanently refused mail was delivered or changed")
 	}
 }
@@ -528,7 +396,7 @@ func TestGiveUpAfterMarksFailed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			w := h.worker(outbox.Config{GiveUpAfter: tc.giveUp, RetryBase: time.Hour})
-			h.setPolicy(func(string, int) error { return smtpErr(451, smtp.EnhancedCode{4, 4, 1}, "later") })
+			h.sink.SetPolicy(func(string, int) error { return smtpErr(451, smtp.EnhancedCode{4, 4, 1}, "later") })
 			r := h.enqueue(t, outbox.Mail{To: "old@example.org"})
 			h.setColumn(t, r.Id, "created", time.Now().Add(-tc.age))
 			if n := runOnce(t, w); n != 0 {
@@ -561,9 +429,8 @@ func TestRelayUnreachableLeavesRowsUntouched(t *testing.T) {
 	orig := snapshot()
 
 	// A real relay that is down: connection refused.
-	port := h.relay.currentPort()
-	h.relay.stop()
-	if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+	h.sink.Stop()
+	if c, err := net.Dial("tcp", h.sink.Addr); err == nil {
 		c.Close()
 		t.Fatal("the relay is still listening after stop")
 	}
@@ -585,7 +452,7 @@ func TestRelayUnreachableLeavesRowsUntouched(t *testing.T) {
 	}
 
 	h.dialErr.Store(nil)
-	h.relay.start(t) // back up (on a new port; dial reads the current one)
+	h.sink.Start(t) // back up on the same port
 	if n := runOnce(t, w); n != 3 {
 		t.Fatalf("after the relay came back RunOnce sent %d, want 3", n)
 	}
@@ -644,10 +511,10 @@ func TestCancelQueued(t *testing.T) {
 			t.Errorf("cancelled row %s became %q", id, s)
 		}
 	}
-	if got := len(h.relay.To("ann@example.org")); got != 1 {
+	if got := len(h.sink.To("ann@example.org")); got != 1 {
 		t.Errorf("ann got %d mails, want only the one sent before cancelling", got)
 	}
-	if got := len(h.relay.To("bob@example.org")); got != 1 {
+	if got := len(h.sink.To("bob@example.org")); got != 1 {
 		t.Errorf("bob got %d mails, want 1", got)
 	}
 }
@@ -663,7 +530,7 @@ func TestCancelDuringBatchIsHonoured(t *testing.T) {
 
 	var cancelled atomic.Int32
 	var cancelErr atomic.Pointer[error]
-	h.setPolicy(func(to string, _ int) error {
+	h.sink.SetPolicy(func(to string, _ int) error {
 		if to == "first@example.org" {
 			// The batch has been read; bob unsubscribes while it is being sent.
 			n, err := outbox.CancelQueued(h.env.App, bob.Id)
@@ -683,7 +550,7 @@ func TestCancelDuringBatchIsHonoured(t *testing.T) {
 	if cancelled.Load() != 1 {
 		t.Fatalf("CancelQueued during the batch cancelled %d rows, want 1", cancelled.Load())
 	}
-	if got := len(h.relay.To("bob@example.org")); got != 0 {
+	if got := len(h.sink.To("bob@example.org")); got != 0 {
 		t.Errorf("bob got %d mails after cancelling", got)
 	}
 	if s := h.row(t, later.Id).GetString("status"); s != vocab.OutboxCancelled {
@@ -741,7 +608,7 @@ func TestRunSendsOnWakeAndStops(t *testing.T) {
 	r := h.enqueue(t, outbox.Mail{To: "wake@example.org"})
 	w.Wake()
 	deadline := time.Now().Add(15 * time.Second)
-	for len(h.relay.To("wake@example.org")) == 0 || h.row(t, r.Id).GetString("status") != vocab.OutboxSent {
+	for len(h.sink.To("wake@example.org")) == 0 || h.row(t, r.Id).GetString("status") != vocab.OutboxSent {
 		if time.Now().After(deadline) {
 			t.Fatal("row not marked sent")
 		}
@@ -753,7 +620,7 @@ func TestRunSendsOnWakeAndStops(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return after its context was cancelled")
 	}
-	if got := len(h.relay.To("wake@example.org")); got != 1 {
+	if got := len(h.sink.To("wake@example.org")); got != 1 {
 		t.Errorf("delivered %d times, want 1", got)
 	}
 }

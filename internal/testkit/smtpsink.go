@@ -13,8 +13,10 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,18 +33,22 @@ type Mail struct {
 	Raw    []byte
 }
 
-// SMTPSink is an SMTP server on 127.0.0.1 that stores every message.
+// SMTPSink is an SMTP server on 127.0.0.1 that stores every message. It is
+// safe for concurrent sessions; its counters and stored mail survive a Stop
+// and a later Start.
 type SMTPSink struct {
 	Addr string
 	Port int
 
+	conns    atomic.Int64 // TCP connections accepted
+	sessions atomic.Int64 // SMTP sessions (one per connection that says HELO/EHLO)
+
 	mu       sync.Mutex
 	mails    []Mail
+	rcpts    map[string]int // RCPT TO commands seen, by address as given
+	policy   func(rcpt string, attempt int) error
 	server   *smtp.Server
 	listener net.Listener
-	// Refuse, when set, is asked for each recipient; a non-nil error (an
-	// *smtp.SMTPError such as 451 or 550) refuses it.
-	Refuse func(rcpt string) error
 }
 
 // NewSMTPSink reserves a loopback port without listening on it yet, so a
@@ -54,12 +60,12 @@ func NewSMTPSink(t testing.TB) *SMTPSink {
 	}
 	addr := l.Addr().(*net.TCPAddr)
 	l.Close()
-	s := &SMTPSink{Addr: addr.String(), Port: addr.Port}
+	s := &SMTPSink{Addr: addr.String(), Port: addr.Port, rcpts: map[string]int{}}
 	t.Cleanup(s.Stop)
 	return s
 }
 
-// Start listens on the reserved port.
+// Start listens on the reserved port; after a Stop it listens there again.
 func (s *SMTPSink) Start(t testing.TB) {
 	l, err := net.Listen("tcp", s.Addr)
 	if err != nil {
@@ -73,7 +79,7 @@ func (s *SMTPSink) Start(t testing.TB) {
 	s.mu.Lock()
 	s.server, s.listener = srv, l
 	s.mu.Unlock()
-	go srv.Serve(l)
+	go srv.Serve(countingListener{l, s})
 }
 
 // Stop closes the server; clients see refused connections.
@@ -90,17 +96,45 @@ func (s *SMTPSink) Stop() {
 	}
 }
 
-// Mails returns a copy of what has arrived so far.
+// SetPolicy decides each RCPT TO from now on: a non-nil error (an
+// *smtp.SMTPError such as 451 or 550) refuses the recipient. attempt is the
+// 1-based count of RCPT commands seen so far for that address, this one
+// included. A nil policy accepts everything. The policy runs with no lock
+// held, so it may call back into the sink or the app, and it must be safe
+// for concurrent use.
+func (s *SMTPSink) SetPolicy(f func(rcpt string, attempt int) error) {
+	s.mu.Lock()
+	s.policy = f
+	s.mu.Unlock()
+}
+
+// RcptCount returns how many RCPT commands named rcpt (exactly as the
+// client spelled it), refused ones included.
+func (s *SMTPSink) RcptCount(rcpt string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rcpts[rcpt]
+}
+
+// Conns returns how many TCP connections the sink has accepted.
+func (s *SMTPSink) Conns() int { return int(s.conns.Load()) }
+
+// Sessions returns how many SMTP sessions have begun.
+func (s *SMTPSink) Sessions() int { return int(s.sessions.Load()) }
+
+// Mails returns a copy of what has arrived so far, in arrival order.
 func (s *SMTPSink) Mails() []Mail {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Mail(nil), s.mails...)
 }
 
-// To returns the messages addressed to rcpt.
+// To returns the messages addressed to rcpt (case-insensitively).
 func (s *SMTPSink) To(rcpt string) []Mail {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var out []Mail
-	for _, m := range s.Mails() {
+	for _, m := range s.mails {
 		for _, r := range m.To {
 			if strings.EqualFold(r, rcpt) {
 				out = append(out, m)
@@ -126,9 +160,26 @@ func (s *SMTPSink) WaitFor(t testing.TB, rcpt string, n int, timeout time.Durati
 	}
 }
 
+// countingListener counts the connections it hands to go-smtp.
+type countingListener struct {
+	net.Listener
+	s *SMTPSink
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.s.conns.Add(1)
+	}
+	return c, err
+}
+
 type backend struct{ s *SMTPSink }
 
-func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{sink: b.s}, nil }
+func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) {
+	b.s.sessions.Add(1)
+	return &session{sink: b.s}, nil
+}
 
 type session struct {
 	sink *SMTPSink
@@ -144,8 +195,12 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if f := s.sink.Refuse; f != nil {
-		if err := f(to); err != nil {
+	s.sink.mu.Lock()
+	s.sink.rcpts[to]++
+	n, policy := s.sink.rcpts[to], s.sink.policy
+	s.sink.mu.Unlock()
+	if policy != nil {
+		if err := policy(to, n); err != nil {
 			return err
 		}
 	}
@@ -153,6 +208,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
+// Data stores the message; one that does not parse is refused.
 func (s *session) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)
 	if err != nil {
@@ -162,7 +218,7 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	m.From, m.To = s.from, s.to
+	m.From, m.To = s.from, slices.Clone(s.to)
 	s.sink.mu.Lock()
 	s.sink.mails = append(s.sink.mails, m)
 	s.sink.mu.Unlock()
