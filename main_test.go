@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,16 +28,11 @@ func TestCrashDoesNotLoseSignups(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "supportercrm")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "GOTOOLCHAIN=local")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	dataDir := t.TempDir()
 	addr := freeAddr(t)
 	sink := testkit.NewSMTPSink(t)
-	configure(t, dataDir, "http://"+addr, sink.Port)
+	configure(t, dataDir, "http://"+addr, sink.Port, nil)
 
 	srv := start(t, bin, dataDir, addr)
 	res, err := http.Post("http://"+addr+"/api/subscribe", "application/json", strings.NewReader(`{"email":"crash@example.org","first_name":"Kit","topics":["newsletter"],"consent":true}`))
@@ -95,9 +91,37 @@ func TestCrashDoesNotLoseSignups(t *testing.T) {
 	}
 }
 
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// buildBinary builds the app once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "supportercrm-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "supportercrm")
+		build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binPath, ".")
+		build.Env = append(os.Environ(), "GOTOOLCHAIN=local")
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
 // configure prepares a data dir as an admin would in the dashboard: app URL
-// and SMTP relay.
-func configure(t *testing.T, dataDir, appURL string, smtpPort int) {
+// and SMTP relay; more, when given, adds data.
+func configure(t *testing.T, dataDir, appURL string, smtpPort int, more func(app core.App) error) {
 	t.Helper()
 	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dataDir})
 	if err := app.Bootstrap(); err != nil {
@@ -115,12 +139,17 @@ func configure(t *testing.T, dataDir, appURL string, smtpPort int) {
 	if err := app.Save(s); err != nil {
 		t.Fatal(err)
 	}
+	if more != nil {
+		if err := more(app); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
-func start(t *testing.T, bin, dataDir, addr string) *exec.Cmd {
+func start(t *testing.T, bin, dataDir, addr string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--dir", dataDir, "--http", addr)
-	cmd.Env = append(os.Environ(), "CRM_MIN_SUBMIT_SECONDS=0")
+	cmd.Env = append(append(os.Environ(), "CRM_MIN_SUBMIT_SECONDS=0"), env...)
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "serve.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"supportercrm/internal/campaigns"
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/tokens"
 )
@@ -26,6 +27,9 @@ type Config struct {
 	ResendAfter time.Duration
 	// Outbox tunes the transactional mail worker.
 	Outbox outbox.Config
+	// Campaigns tunes sending (env CRM_SMTP_CONNECTIONS, CRM_SEND_RATE,
+	// CRM_UNSUBSCRIBE_MAILTO).
+	Campaigns campaigns.Config
 }
 
 // ConfigFromEnv reads the environment; flags may override it afterwards.
@@ -36,6 +40,21 @@ func ConfigFromEnv() (Config, error) {
 		MinSubmit:    2 * time.Second,
 		ResendAfter:  10 * time.Minute,
 	}
+	if v := os.Getenv("CRM_SMTP_CONNECTIONS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return c, fmt.Errorf("CRM_SMTP_CONNECTIONS must be a whole number from 1 to 100, got %q", v)
+		}
+		c.Campaigns.Connections = n
+	}
+	if v := os.Getenv("CRM_SEND_RATE"); v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("CRM_SEND_RATE must be messages per second (0 for no limit), got %q", v)
+		}
+		c.Campaigns.PerSecond = n
+	}
+	c.Campaigns.UnsubscribeMailto = os.Getenv("CRM_UNSUBSCRIBE_MAILTO")
 	if v := os.Getenv("CRM_MIN_SUBMIT_SECONDS"); v != "" {
 		n, err := strconv.ParseFloat(v, 64)
 		if err != nil || n < 0 {

@@ -11,12 +11,15 @@ import (
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/robfig/cron/v3"
 
+	"supportercrm/internal/campaigns"
 	"supportercrm/internal/charity"
 	"supportercrm/internal/groupcommit"
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/signup"
 	"supportercrm/internal/views"
+	"supportercrm/internal/vocab"
 	"supportercrm/templates"
 )
 
@@ -26,7 +29,12 @@ const bodyLimit = 64 << 10
 // Register binds everything to app. Templates are parsed here, so a broken
 // override stops start-up with the parser's message.
 func Register(app core.App, cfg Config) error {
-	set, err := views.Load(views.Overlay(cfg.TemplatesDir, templates.FS), templates.FS)
+	layouts := views.Overlay(cfg.TemplatesDir, templates.FS)
+	set, err := views.Load(layouts, templates.FS)
+	if err != nil {
+		return err
+	}
+	signer, err := cfg.signer(app.DataDir())
 	if err != nil {
 		return err
 	}
@@ -36,31 +44,54 @@ func Register(app core.App, cfg Config) error {
 	signup.BindGuards(app)
 
 	cfg.Outbox.Suppressed = signup.IsSuppressed
+	worker := outbox.NewWorker(app, cfg.Outbox, outbox.DialSettings(app))
+	engine := &campaigns.Engine{
+		App: app, Config: cfg.Campaigns, Dial: outbox.DialSettings(app), Signer: signer,
+		Identity: identity.Get, Layouts: layouts, Suppressed: signup.IsSuppressed, Hash: signup.HashEmail,
+		Alert: func(subject, text string) { alertStaff(app, subject, text) },
+	}
+	engine.BindHooks(func(app core.App, to, subject, html, text string) error {
+		_, err := outbox.Enqueue(app, outbox.Mail{To: to, Kind: vocab.KindTest, Subject: subject, HTML: html, Text: text})
+		worker.Wake()
+		return err
+	})
+
 	var (
-		once   sync.Once
-		stop   context.CancelFunc
-		done   = make(chan struct{})
-		worker = outbox.NewWorker(app, cfg.Outbox, outbox.DialSettings(app))
+		once  sync.Once
+		stop  context.CancelFunc
+		done  = make(chan struct{})
+		ticks *cron.Cron
 	)
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
-		signer, err := cfg.signer(app.DataDir())
-		if err != nil {
-			return err
-		}
 		h := &signup.Handlers{S: &signup.Service{
 			App: app, Signer: signer, Views: set, Identity: identity.Get, Topics: topics, Writes: writes,
 			Notify: worker.Wake, MinSubmit: cfg.MinSubmit, ResendAfter: cfg.ResendAfter,
 		}}
-		routes(se, h, set)
+		routes(se, h, engine, set)
+		var err error
 		once.Do(func() {
 			var ctx context.Context
 			ctx, stop = context.WithCancel(context.Background())
 			go func() { defer close(done); worker.Run(ctx) }()
+			engine.Start()
+			// Due campaigns start within a second of their time, however they
+			// were scheduled (dashboard, REST API or a restart).
+			ticks = cron.New(cron.WithSeconds(), cron.WithChain(cron.Recover(cron.DefaultLogger), cron.SkipIfStillRunning(cron.DefaultLogger)))
+			if _, err = ticks.AddFunc("@every 1s", engine.Tick); err == nil {
+				ticks.Start()
+			}
 		})
+		if err != nil {
+			return err
+		}
 		return se.Next()
 	})
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
 		writes.Stop() // the HTTP server has stopped taking requests by now
+		if ticks != nil {
+			<-ticks.Stop().Done()
+		}
+		engine.Stop(20 * time.Second) // messages in flight finish and are recorded
 		if stop != nil {
 			stop()
 			select { // the worker finishes the message in flight
@@ -73,8 +104,31 @@ func Register(app core.App, cfg Config) error {
 	return nil
 }
 
+// alertStaff emails every admin (staff with the admin role, and superusers).
+func alertStaff(app core.App, subject, text string) {
+	var to []string
+	for _, c := range []struct{ coll, filter string }{
+		{vocab.Staff, "role = 'admin'"},
+		{core.CollectionNameSuperusers, ""},
+	} {
+		recs, err := app.FindRecordsByFilter(c.coll, c.filter, "", 0, 0)
+		if err != nil {
+			continue
+		}
+		for _, r := range recs {
+			to = append(to, r.Email())
+		}
+	}
+	for _, addr := range to {
+		if _, err := outbox.Enqueue(app, outbox.Mail{To: addr, Kind: vocab.KindAlert, Subject: subject, Text: text}); err != nil {
+			app.Logger().Error("failed to queue a staff alert", "error", err.Error())
+		}
+	}
+	app.Logger().Warn("staff alert: "+subject, "recipients", len(to))
+}
+
 // routes is the public HTTP interface of the design, in one table.
-func routes(se *core.ServeEvent, h *signup.Handlers, set *views.Set) {
+func routes(se *core.ServeEvent, h *signup.Handlers, engine *campaigns.Engine, set *views.Set) {
 	r := se.Router
 	limit := apis.BodyLimit(bodyLimit)
 	r.GET("/{$}", h.SignupPage)
@@ -88,6 +142,8 @@ func routes(se *core.ServeEvent, h *signup.Handlers, set *views.Set) {
 	r.POST("/preferences", h.Preferences).Bind(limit)
 	r.GET("/embed", h.EmbedPage)
 	r.GET("/embed.js", h.EmbedScript)
+	r.GET("/view", engine.ViewPage)
+	r.GET("/preview", engine.PreviewPage)
 	r.GET("/static/{path...}", apis.Static(set.Static(), false))
 	exemptFromDefaultCORS(se, "/api/subscribe")
 }

@@ -5,7 +5,7 @@ package templates
 
 import "embed"
 
-// FS is the built-in template tree: pages/, emails/ and static/.
+// FS is the built-in template tree: pages/, emails/, campaigns/ and static/.
 //
-//go:embed pages emails static
+//go:embed pages emails static campaigns
 var FS embed.FS

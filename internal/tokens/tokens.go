@@ -30,6 +30,8 @@ const (
 	Unsubscribe Purpose = "unsubscribe"
 	Preferences Purpose = "preferences"
 	Form        Purpose = "form"
+	View        Purpose = "view"    // a delivery's "view in browser" link
+	Preview     Purpose = "preview" // a campaign's preview for staff
 )
 
 // Lifetimes: confirm links expire after a week; unsubscribe and preferences
@@ -39,6 +41,8 @@ const (
 	UnsubscribeTTL = 2 * 365 * 24 * time.Hour
 	PreferencesTTL = 2 * 365 * 24 * time.Hour
 	FormTTL        = 24 * time.Hour
+	ViewTTL        = 2 * 365 * 24 * time.Hour
+	PreviewTTL     = 30 * 24 * time.Hour
 )
 
 // Verification errors. Callers show a page per error; none changes data.

@@ -89,3 +89,41 @@ const (
 	RoleComms = "comms"
 	RoleAdmin = "admin"
 )
+
+// Campaign collections.
+const (
+	Campaigns  = "campaigns"
+	Deliveries = "deliveries"
+)
+
+// Campaign statuses.
+const (
+	CampaignDraft     = "draft"
+	CampaignScheduled = "scheduled"
+	CampaignSending   = "sending"
+	CampaignPaused    = "paused"
+	CampaignSent      = "sent"
+	CampaignCancelled = "cancelled"
+	CampaignFailed    = "failed"
+)
+
+// CampaignStatuses lists every campaign status.
+var CampaignStatuses = []string{CampaignDraft, CampaignScheduled, CampaignSending, CampaignPaused, CampaignSent, CampaignCancelled, CampaignFailed}
+
+// Delivery statuses.
+const (
+	DeliveryQueued  = "queued"
+	DeliverySent    = "sent"
+	DeliveryFailed  = "failed"
+	DeliveryBounced = "bounced"
+	DeliverySkipped = "skipped"
+)
+
+// DeliveryStatuses lists every delivery status.
+var DeliveryStatuses = []string{DeliveryQueued, DeliverySent, DeliveryFailed, DeliveryBounced, DeliverySkipped}
+
+// Campaign body formats.
+const (
+	FormatMarkdown = "markdown"
+	FormatHTML     = "html"
+)

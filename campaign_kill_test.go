@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"supportercrm/internal/campaigns"
+	"supportercrm/internal/testkit"
+	"supportercrm/internal/vocab"
+)
+
+// The real binary is stopped in the middle of a campaign, then restarted:
+// after SIGKILL nobody is missed and duplicates stay within the in-flight
+// limit; after SIGTERM there are none.
+func TestCampaignSurvivesKill(t *testing.T) {
+	testCampaignStop(t, syscall.SIGKILL, campaigns.Config{Connections: 8}.InFlightLimit())
+}
+
+func TestCampaignSurvivesSIGTERM(t *testing.T) {
+	testCampaignStop(t, syscall.SIGTERM, 0)
+}
+
+func testCampaignStop(t *testing.T, sig syscall.Signal, maxDuplicates int) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	const n = 3000
+	bin := buildBinary(t)
+	dataDir := t.TempDir()
+	addr := freeAddr(t)
+	sink := testkit.NewSMTPSink(t)
+	sink.Start(t)
+	configure(t, dataDir, "http://"+addr, sink.Port, func(app core.App) error { return seedCampaign(app, n) })
+	env := []string{"CRM_SEND_RATE=800", "CRM_SMTP_CONNECTIONS=8"}
+
+	srv := start(t, bin, dataDir, addr, env...)
+	for len(sink.Mails()) < n/3 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := srv.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	srv.Wait()
+	atStop := len(sink.Mails())
+	if atStop >= n {
+		t.Fatalf("the campaign finished before the %v (%d mails); slow it down", sig, atStop)
+	}
+
+	srv = start(t, bin, dataDir, addr, env...)
+	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dataDir}) // a second reader, as SQLite allows
+	if err := app.Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	defer app.ClearBootstrap()
+	var c *core.Record
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var err error
+		if c, err = app.FindFirstRecordByFilter(vocab.Campaigns, ""); err == nil && c.GetString("status") == vocab.CampaignSent {
+			break
+		}
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+
+	mails := sink.Mails()
+	if got := unique(sink); got != n {
+		t.Fatalf("%d of %d recipients reached (stopped at %d mails)", got, n, atStop)
+	}
+	if dup := len(mails) - n; dup > maxDuplicates {
+		t.Errorf("%d duplicates after %v, want at most %d", dup, sig, maxDuplicates)
+	} else {
+		t.Logf("%v at %d mails: %d duplicates (limit %d)", sig, atStop, dup, maxDuplicates)
+	}
+	if rows, err := app.CountRecords(vocab.Deliveries); err != nil || rows != n {
+		t.Fatalf("deliveries = %d (%v), want one per recipient", rows, err)
+	}
+	if c == nil || c.GetString("status") != vocab.CampaignSent || c.GetInt("sent") != n {
+		t.Fatalf("campaign after restart: %v", c)
+	}
+	if left := mustCount(t, app, "status != 'sent'"); left != 0 {
+		t.Errorf("%d deliveries not sent", left)
+	}
+}
+
+func unique(s *testkit.SMTPSink) int {
+	seen := map[string]bool{}
+	for _, m := range s.Mails() {
+		for _, r := range m.To {
+			seen[r] = true
+		}
+	}
+	return len(seen)
+}
+
+func mustCount(t *testing.T, app core.App, filter string) int {
+	t.Helper()
+	recs, err := app.FindRecordsByFilter(vocab.Deliveries, filter, "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(recs)
+}
+
+// seedCampaign adds n subscribed supporters and a campaign due now.
+func seedCampaign(app core.App, n int) error {
+	topic, err := app.FindFirstRecordByData(vocab.Topics, "slug", "newsletter")
+	if err != nil {
+		return err
+	}
+	sups, err := app.FindCollectionByNameOrId(vocab.Supporters)
+	if err != nil {
+		return err
+	}
+	err = app.RunInTransaction(func(tx core.App) error {
+		for i := range n {
+			r := core.NewRecord(sups)
+			r.Set("email", fmt.Sprintf("reader%05d@example.org", i))
+			r.Set("status", vocab.StatusSubscribed)
+			r.Set("topics", []string{topic.Id})
+			if err := tx.SaveNoValidate(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	col, err := app.FindCollectionByNameOrId(vocab.Campaigns)
+	if err != nil {
+		return err
+	}
+	c := core.NewRecord(col)
+	c.Set("name", "Winter appeal")
+	c.Set("subject", "Help us open a third house, {{.FirstName}}")
+	c.Set("body_format", vocab.FormatMarkdown)
+	c.Set("body", "Dear {{.FirstName}},\n\nThis winter we can open a third safe house.")
+	c.Set("topics", []string{topic.Id})
+	c.Set("status", vocab.CampaignScheduled)
+	c.Set("send_at", time.Now())
+	return app.Save(c)
+}

@@ -1,0 +1,232 @@
+package campaigns
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"sync"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"supportercrm/internal/charity"
+	"supportercrm/internal/mailsend"
+	"supportercrm/internal/tokens"
+	"supportercrm/internal/vocab"
+)
+
+// Config tunes sending. Zero values take the defaults.
+type Config struct {
+	Connections   int           // SMTP connections in the pool (8)
+	PerSecond     float64       // global messages per second; 0 means no limit
+	FlushEvery    int           // results per write transaction (100)
+	FlushInterval time.Duration // longest a result waits to be written (100ms)
+	PageSize      int           // deliveries read per query (500)
+	MaxAttempts   int           // tries for temporary failures (5)
+	RetryBase     time.Duration // first retry delay, doubling (30s)
+	MaxConnDown   time.Duration // how long the relay may be unreachable before the campaign pauses (2m)
+	WatchInterval time.Duration // how often a running campaign's status is checked (250ms)
+	// UnsubscribeMailto, when set (e.g. "unsubscribe@news.example.org"), adds
+	// a mailto to List-Unsubscribe beside the https one-click URL.
+	UnsubscribeMailto string
+}
+
+func (c Config) withDefaults() Config {
+	if c.Connections <= 0 {
+		c.Connections = 8
+	}
+	if c.FlushEvery <= 0 {
+		c.FlushEvery = 100
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = 100 * time.Millisecond
+	}
+	if c.PageSize <= 0 {
+		c.PageSize = 500
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = 30 * time.Second
+	}
+	if c.MaxConnDown <= 0 {
+		c.MaxConnDown = 2 * time.Minute
+	}
+	if c.WatchInterval <= 0 {
+		c.WatchInterval = 250 * time.Millisecond
+	}
+	return c
+}
+
+// InFlightLimit is how many messages may have reached SMTP without their
+// result being written: after a kill -9 at most these go twice.
+func (c Config) InFlightLimit() int {
+	c = c.withDefaults()
+	return c.Connections + c.FlushEvery
+}
+
+// Engine starts due campaigns and sends them. One runs per serving process.
+type Engine struct {
+	App      core.App
+	Config   Config
+	Dial     func(ctx context.Context) (mailsend.Sender, error)
+	Signer   *tokens.Signer
+	Identity func() (charity.Identity, error)
+	Layouts  fs.FS
+	Funcs    map[string]any
+	// Suppressed is asked before each send (by address); Hash gives an
+	// address's key on the suppression list, for hard bounces.
+	Suppressed func(app core.App, email string) (bool, error)
+	Hash       func(email string) string
+	// Alert tells staff something needs them (e.g. a campaign paused itself).
+	Alert func(subject, text string)
+
+	mu      sync.Mutex
+	running map[string]context.CancelFunc
+	wg      sync.WaitGroup
+	base    context.Context
+	stop    context.CancelFunc
+}
+
+// Start prepares the engine; Tick then does the work.
+func (e *Engine) Start() {
+	e.Config = e.Config.withDefaults()
+	e.running = map[string]context.CancelFunc{}
+	e.base, e.stop = context.WithCancel(context.Background())
+}
+
+// Stop ends every send: messages in flight finish and are recorded, then the
+// runners return. Campaigns stay "sending" and resume on the next start.
+func (e *Engine) Stop(timeout time.Duration) {
+	if e.stop == nil {
+		return
+	}
+	e.stop()
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		e.App.Logger().Warn("campaigns: stop timed out; unrecorded sends will be retried on the next start")
+	}
+}
+
+// Tick starts campaigns that are due and resumes any that are "sending"
+// without a runner (after a restart, or a resume from the dashboard).
+func (e *Engine) Tick() {
+	if e.base == nil || e.base.Err() != nil {
+		return
+	}
+	due, err := e.App.FindRecordsByFilter(vocab.Campaigns,
+		"status = {:scheduled} && send_at <= {:now}", "send_at", 20, 0,
+		dbx.Params{"scheduled": vocab.CampaignScheduled, "now": types.NowDateTime().String()})
+	if err != nil {
+		e.App.Logger().Error("campaigns: failed to find due campaigns", "error", err.Error())
+		return
+	}
+	for _, c := range due {
+		if err := e.begin(c); err != nil {
+			e.App.Logger().Error("campaigns: failed to start", "campaign", c.Id, "error", err.Error())
+		}
+	}
+	sending, err := e.App.FindRecordsByFilter(vocab.Campaigns, "status = {:s}", "", 0, 0, dbx.Params{"s": vocab.CampaignSending})
+	if err != nil {
+		e.App.Logger().Error("campaigns: failed to find sending campaigns", "error", err.Error())
+		return
+	}
+	for _, c := range sending {
+		e.launch(c.Id)
+	}
+}
+
+// begin snapshots a due campaign's audience and marks it sending, in one
+// transaction. A campaign that no longer renders is marked failed instead.
+func (e *Engine) begin(c *core.Record) error {
+	if _, err := e.compile(c); err != nil {
+		return e.finish(c.Id, vocab.CampaignFailed, "it no longer renders: "+err.Error())
+	}
+	var tags []string
+	_ = c.UnmarshalJSONField("tags", &tags)
+	return e.App.RunInTransaction(func(tx core.App) error {
+		c, err := tx.FindRecordById(vocab.Campaigns, c.Id)
+		if err != nil || c.GetString("status") != vocab.CampaignScheduled {
+			return err // changed meanwhile
+		}
+		total, err := Snapshot(tx, c.Id, c.GetStringSlice("topics"), tags)
+		if err != nil {
+			return err
+		}
+		c.Set("total", total)
+		c.Set("status", vocab.CampaignSending)
+		c.Set("started_at", time.Now())
+		return tx.SaveNoValidate(c)
+	})
+}
+
+// launch runs a campaign unless it is already running here.
+func (e *Engine) launch(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.running[id]; ok || e.base.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(e.base)
+	e.running[id] = cancel
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer func() {
+			e.mu.Lock()
+			delete(e.running, id)
+			e.mu.Unlock()
+			cancel()
+		}()
+		if err := e.run(ctx, id); err != nil {
+			e.App.Logger().Error("campaigns: send stopped", "campaign", id, "error", err.Error())
+		}
+	}()
+}
+
+// compile renders a campaign record's content.
+func (e *Engine) compile(c *core.Record) (*Compiled, error) {
+	id, err := e.Identity()
+	if err != nil {
+		return nil, err
+	}
+	return Compile(ContentOf(c), e.Layouts, id, e.Funcs)
+}
+
+// ContentOf reads the staff-written fields of a campaign record.
+func ContentOf(c *core.Record) Content {
+	return Content{
+		Subject:   c.GetString("subject"),
+		Preheader: c.GetString("preheader"),
+		Body:      c.GetString("body"),
+		Format:    c.GetString("body_format"),
+		Layout:    c.GetString("layout"),
+	}
+}
+
+// finish sets a campaign's final (or paused) status with a note.
+func (e *Engine) finish(id, status, note string) error {
+	params := dbx.Params{"id": id, "status": status, "note": truncate(note, 2000), "now": types.NowDateTime().String()}
+	q := "UPDATE {{campaigns}} SET status = {:status}, last_error = {:note}, updated = {:now}"
+	if status == vocab.CampaignSent || status == vocab.CampaignFailed {
+		q += ", finished_at = {:now}"
+	}
+	_, err := e.App.DB().NewQuery(q + " WHERE id = {:id}").Bind(params).Execute()
+	if err != nil {
+		return fmt.Errorf("failed to mark campaign %s %s: %w", id, status, err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

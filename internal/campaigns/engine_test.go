@@ -1,0 +1,291 @@
+package campaigns_test
+
+import (
+	"fmt"
+	"hash/crc32"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/pocketbase/pocketbase/core"
+
+	"supportercrm/internal/testkit"
+	"supportercrm/internal/vocab"
+	"supportercrm/pb_hooks"
+)
+
+// fast makes retries and result writes quick enough for tests.
+func fast(more func(*pb_hooks.Config)) func(*pb_hooks.Config) {
+	return func(c *pb_hooks.Config) {
+		c.Campaigns.RetryBase = 50 * time.Millisecond
+		c.Campaigns.FlushInterval = 20 * time.Millisecond
+		c.Campaigns.WatchInterval = 50 * time.Millisecond
+		if more != nil {
+			more(c)
+		}
+	}
+}
+
+// seed creates n subscribed supporters in the newsletter topic.
+func seed(t testing.TB, env *testkit.Env, n int) []*core.Record {
+	t.Helper()
+	topic, err := env.App.FindFirstRecordByData(vocab.Topics, "slug", "newsletter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, err := env.App.FindCollectionByNameOrId(vocab.Supporters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]*core.Record, n)
+	err = env.App.RunInTransaction(func(tx core.App) error {
+		for i := range n {
+			r := core.NewRecord(col)
+			r.Set("email", fmt.Sprintf("reader%05d@example.org", i))
+			r.Set("first_name", fmt.Sprintf("Reader%d", i))
+			r.Set("status", vocab.StatusSubscribed)
+			r.Set("topics", []string{topic.Id})
+			if err := tx.SaveNoValidate(r); err != nil {
+				return err
+			}
+			out[i] = r
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// schedule saves a campaign due now, as the dashboard would.
+func schedule(t testing.TB, env *testkit.Env) *core.Record {
+	t.Helper()
+	topic, _ := env.App.FindFirstRecordByData(vocab.Topics, "slug", "newsletter")
+	col, _ := env.App.FindCollectionByNameOrId(vocab.Campaigns)
+	c := core.NewRecord(col)
+	c.Set("name", "Spring update")
+	c.Set("subject", "Spring news for {{.FirstName}}")
+	c.Set("body_format", vocab.FormatMarkdown)
+	c.Set("body", "# Dear {{.FirstName}}\n\nThe new safe house opened this month. Thank you.\n\n[Not for you? Unsubscribe]({{.UnsubscribeURL}})")
+	c.Set("topics", []string{topic.Id})
+	c.Set("status", vocab.CampaignScheduled)
+	c.Set("send_at", time.Now())
+	if err := env.App.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitStatus polls until the campaign has the status, or fails.
+func waitStatus(t testing.TB, env *testkit.Env, id, status string, timeout time.Duration) *core.Record {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := env.App.FindRecordById(vocab.Campaigns, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.GetString("status") == status {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("campaign is %q after %s, want %q (sent %d of %d, last error %q)", c.GetString("status"), timeout, status, c.GetInt("sent"), c.GetInt("total"), c.GetString("last_error"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// assertOncePerRecipient checks each supporter got exactly one message and
+// has exactly one sent delivery.
+func assertOncePerRecipient(t *testing.T, env *testkit.Env, sups []*core.Record, campaignID string) {
+	t.Helper()
+	got := map[string]int{}
+	for _, m := range env.SMTP.Mails() {
+		for _, r := range m.To {
+			got[r]++
+		}
+	}
+	for _, s := range sups {
+		if n := got[s.GetString("email")]; n != 1 {
+			t.Errorf("%s got %d messages", s.GetString("email"), n)
+		}
+	}
+	if n := env.Count(t, vocab.Deliveries, "campaign = '"+campaignID+"' && status = 'sent'"); n != len(sups) {
+		t.Errorf("sent deliveries = %d, want %d", n, len(sups))
+	}
+}
+
+func TestCampaignReachesEveryoneOnceWithListHeaders(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{Configure: fast(nil)})
+	sups := seed(t, env, 2000)
+	c := schedule(t, env)
+	done := waitStatus(t, env, c.Id, vocab.CampaignSent, 60*time.Second)
+	if done.GetInt("total") != 2000 || done.GetInt("sent") != 2000 || done.GetInt("failed") != 0 || done.GetDateTime("finished_at").IsZero() {
+		t.Errorf("counters total %d sent %d failed %d", done.GetInt("total"), done.GetInt("sent"), done.GetInt("failed"))
+	}
+	mails := env.SMTP.Mails()
+	if len(mails) != 2000 {
+		t.Fatalf("sink got %d messages, want 2000", len(mails))
+	}
+	assertOncePerRecipient(t, env, sups, c.Id)
+	ids := map[string]bool{}
+	for _, m := range mails {
+		h := m.Header
+		if id := h.Get("Message-Id"); id == "" || ids[id] {
+			t.Fatalf("missing or repeated Message-ID %q", id)
+		} else {
+			ids[id] = true
+		}
+		if lu := h.Get("List-Unsubscribe"); !strings.HasPrefix(lu, "<"+env.URL+"/unsubscribe?token=") {
+			t.Fatalf("List-Unsubscribe = %q", lu)
+		}
+		if h.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" || h.Get("Precedence") != "bulk" ||
+			!strings.Contains(h.Get("List-Id"), "<newsletter.lanternhouse.org.uk>") {
+			t.Fatalf("list headers: %v", h)
+		}
+		if !strings.Contains(m.Text, "PO Box 4127") || !strings.Contains(m.HTML, "PO Box 4127") || m.Text == "" {
+			t.Fatal("a message lacks the text part or the postal address")
+		}
+	}
+	// The one-click URL from a header unsubscribes its supporter.
+	m := env.SMTP.To("reader00042@example.org")[0]
+	if !strings.Contains(m.Header.Get("Subject"), "Reader42") || !strings.Contains(m.HTML, "Dear Reader42") {
+		t.Errorf("not personalised: %q", m.Header.Get("Subject"))
+	}
+	oneClick := strings.Trim(m.Header.Get("List-Unsubscribe"), "<>")
+	status, _ := env.Do(t, http.MethodPost, strings.TrimPrefix(oneClick, env.URL), "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click")
+	if status != http.StatusOK {
+		t.Fatalf("one-click = %d", status)
+	}
+	s, _ := env.App.FindFirstRecordByData(vocab.Supporters, "email", "reader00042@example.org")
+	if s.GetString("status") != vocab.StatusUnsubscribed {
+		t.Fatalf("after one-click status = %s", s.GetString("status"))
+	}
+}
+
+func TestTemporaryRefusalsAreRetried(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{Configure: fast(nil)})
+	sups := seed(t, env, 500)
+	refused := 0
+	for _, s := range sups {
+		if crc32.ChecksumIEEE([]byte(s.GetString("email")))%10 == 0 {
+			refused++
+		}
+	}
+	env.SMTP.SetPolicy(func(rcpt string, attempt int) error {
+		if attempt == 1 && crc32.ChecksumIEEE([]byte(rcpt))%10 == 0 {
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+		}
+		return nil
+	})
+	c := schedule(t, env)
+	waitStatus(t, env, c.Id, vocab.CampaignSent, 60*time.Second)
+	assertOncePerRecipient(t, env, sups, c.Id)
+	if n := env.Count(t, vocab.Deliveries, "campaign = '"+c.Id+"' && attempts = 2"); n != refused || refused == 0 {
+		t.Errorf("deliveries that needed two attempts = %d, want %d", n, refused)
+	}
+}
+
+func TestPermanentRefusalsBounceAndHardBouncesSuppress(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{Configure: fast(nil)})
+	sups := seed(t, env, 50)
+	env.SMTP.SetPolicy(func(rcpt string, _ int) error {
+		switch rcpt {
+		case "reader00007@example.org":
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		case "reader00008@example.org":
+			return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "mailbox full"}
+		}
+		return nil
+	})
+	c := schedule(t, env)
+	done := waitStatus(t, env, c.Id, vocab.CampaignSent, 30*time.Second)
+	if done.GetInt("sent") != 48 || done.GetInt("bounced") != 2 {
+		t.Errorf("sent %d bounced %d, want 48 and 2", done.GetInt("sent"), done.GetInt("bounced"))
+	}
+	if n := env.SMTP.RcptCount("reader00007@example.org"); n != 1 {
+		t.Errorf("a 5xx was tried %d times, want once", n)
+	}
+	hard, _ := env.App.FindRecordById(vocab.Supporters, sups[7].Id)
+	full, _ := env.App.FindRecordById(vocab.Supporters, sups[8].Id)
+	if hard.GetString("status") != vocab.StatusBounced || full.GetString("status") != vocab.StatusSubscribed {
+		t.Errorf("after bounces: 5.1.1 supporter %s, 5.2.2 supporter %s", hard.GetString("status"), full.GetString("status"))
+	}
+	if n := env.Count(t, vocab.Suppressions, "reason = 'hard_bounce'"); n != 1 {
+		t.Errorf("suppressions = %d, want 1", n)
+	}
+}
+
+func TestUnsubscribeMidSendStopsTheRest(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{Configure: fast(func(c *pb_hooks.Config) { c.Campaigns.PerSecond = 300 })})
+	sups := seed(t, env, 900)
+	c := schedule(t, env)
+	for len(env.SMTP.Mails()) < 100 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Unsubscribe the last 100 by delivery order, still far from being sent.
+	late, err := env.App.FindRecordsByFilter(vocab.Deliveries, "campaign = {:c} && status = 'queued'", "-id", 100, 0, map[string]any{"c": c.Id})
+	if err != nil || len(late) != 100 {
+		t.Fatalf("queued deliveries: %d, %v", len(late), err)
+	}
+	gone := map[string]bool{}
+	for _, d := range late {
+		s, _ := env.App.FindRecordById(vocab.Supporters, d.GetString("supporter"))
+		s.Set("status", vocab.StatusUnsubscribed)
+		if err := env.App.Save(s); err != nil {
+			t.Fatal(err)
+		}
+		gone[s.GetString("email")] = true
+	}
+	done := waitStatus(t, env, c.Id, vocab.CampaignSent, 60*time.Second)
+	for addr := range gone {
+		if n := len(env.SMTP.To(addr)); n != 0 {
+			t.Errorf("%s got %d messages after unsubscribing", addr, n)
+		}
+	}
+	if done.GetInt("skipped") != 100 || done.GetInt("sent") != len(sups)-100 {
+		t.Errorf("sent %d skipped %d", done.GetInt("sent"), done.GetInt("skipped"))
+	}
+}
+
+func TestRelayDownWaitsThenPausesAndResumes(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{SMTPDown: true, Configure: fast(func(c *pb_hooks.Config) { c.Campaigns.MaxConnDown = 500 * time.Millisecond })})
+	sups := seed(t, env, 200)
+	admin := core.NewRecord(mustCollection(t, env, vocab.Staff))
+	admin.SetEmail("admin@lanternhouse.org.uk")
+	admin.SetPassword("a-long-password-1")
+	admin.Set("role", vocab.RoleAdmin)
+	if err := env.App.Save(admin); err != nil {
+		t.Fatal(err)
+	}
+	c := schedule(t, env)
+	paused := waitStatus(t, env, c.Id, vocab.CampaignPaused, 30*time.Second)
+	if !strings.Contains(paused.GetString("last_error"), "unreachable") {
+		t.Errorf("pause note = %q", paused.GetString("last_error"))
+	}
+	if n := env.Count(t, vocab.Deliveries, "campaign = '"+c.Id+"' && status = 'queued' && attempts = 0"); n != 200 {
+		t.Errorf("untouched queued deliveries while down = %d, want 200 (the list must not burn)", n)
+	}
+	if n := env.Count(t, vocab.Outbox, "kind = 'staff_alert' && to = 'admin@lanternhouse.org.uk'"); n != 1 {
+		t.Errorf("staff alerts = %d, want 1", n)
+	}
+	env.SMTP.Start(t)
+	paused.Set("status", vocab.CampaignSending) // "resume" in the dashboard
+	if err := env.App.Save(paused); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, env, c.Id, vocab.CampaignSent, 60*time.Second)
+	assertOncePerRecipient(t, env, sups, c.Id)
+}
+
+func mustCollection(t testing.TB, env *testkit.Env, name string) *core.Collection {
+	t.Helper()
+	c, err := env.App.FindCollectionByNameOrId(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

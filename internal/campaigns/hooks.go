@@ -1,0 +1,137 @@
+package campaigns
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"supportercrm/internal/tokens"
+	"supportercrm/internal/vocab"
+)
+
+// transitions are the status changes staff may make; the engine makes the
+// others (scheduled → sending → sent, → failed, → paused on relay failure).
+var transitions = map[string][]string{
+	vocab.CampaignDraft:     {vocab.CampaignScheduled, vocab.CampaignCancelled},
+	vocab.CampaignScheduled: {vocab.CampaignDraft, vocab.CampaignCancelled},
+	vocab.CampaignSending:   {vocab.CampaignPaused, vocab.CampaignCancelled},
+	vocab.CampaignPaused:    {vocab.CampaignSending, vocab.CampaignCancelled},
+	vocab.CampaignFailed:    {vocab.CampaignDraft},
+}
+
+// contentFields can't change once a campaign has started sending.
+var contentFields = []string{"subject", "preheader", "body", "body_format", "layout", "topics", "tags"}
+
+// engineFields are written by the engine only; edits through the API are ignored.
+var engineFields = []string{"total", "sent", "failed", "bounced", "skipped", "unsubscribed", "started_at", "finished_at", "last_error", "preview_url"}
+
+// Enqueue queues a transactional message (the outbox); used for test sends.
+type Enqueue func(app core.App, to, subject, html, text string) error
+
+// BindHooks validates every campaign change made through the REST API and
+// the dashboard, sends test copies, and keeps the preview link fresh.
+func (e *Engine) BindHooks(enqueue Enqueue) {
+	e.App.OnRecordCreateRequest(vocab.Campaigns).BindFunc(func(ev *core.RecordRequestEvent) error {
+		r := ev.Record
+		if r.GetString("status") == "" {
+			r.Set("status", vocab.CampaignDraft)
+		}
+		if s := r.GetString("status"); s != vocab.CampaignDraft && s != vocab.CampaignScheduled {
+			return ev.BadRequestError("A new campaign is a draft or scheduled.", nil)
+		}
+		for _, f := range engineFields {
+			r.Set(f, nil)
+		}
+		if r.Id == "" {
+			r.Id = core.GenerateDefaultRandomId()
+		}
+		return e.checkAndSave(ev, enqueue)
+	})
+	e.App.OnRecordUpdateRequest(vocab.Campaigns).BindFunc(func(ev *core.RecordRequestEvent) error {
+		r, orig := ev.Record, ev.Record.Original()
+		from, to := orig.GetString("status"), r.GetString("status")
+		if from != to && !slices.Contains(transitions[from], to) {
+			return ev.BadRequestError(fmt.Sprintf("A campaign can't go from %s to %s.", from, to), nil)
+		}
+		if from != vocab.CampaignDraft && from != vocab.CampaignScheduled && from != vocab.CampaignFailed {
+			for _, f := range contentFields {
+				if fmt.Sprint(r.Get(f)) != fmt.Sprint(orig.Get(f)) {
+					return ev.BadRequestError(fmt.Sprintf("The %s can't change once a campaign has started sending.", f), nil)
+				}
+			}
+		}
+		for _, f := range engineFields {
+			r.Set(f, orig.Get(f))
+		}
+		if to == vocab.CampaignDraft && from == vocab.CampaignFailed {
+			r.Set("last_error", "")
+		}
+		return e.checkAndSave(ev, enqueue)
+	})
+}
+
+// checkAndSave compiles a campaign being scheduled (so one that won't render
+// can't be), saves it with a fresh preview link, then sends any test copies.
+func (e *Engine) checkAndSave(ev *core.RecordRequestEvent, enqueue Enqueue) error {
+	r := ev.Record
+	tests, err := parseAddresses(r.GetString("test_addresses"))
+	if err != nil {
+		return ev.BadRequestError("test_addresses: "+err.Error(), nil)
+	}
+	r.Set("test_addresses", "")
+	var compiled *Compiled
+	if r.GetString("status") == vocab.CampaignScheduled || len(tests) > 0 {
+		if compiled, err = e.compile(r); err != nil {
+			return ev.BadRequestError("The campaign doesn't render: "+err.Error(), nil)
+		}
+	}
+	if r.GetString("status") == vocab.CampaignScheduled && r.GetDateTime("send_at").IsZero() {
+		r.Set("send_at", time.Now())
+	}
+	id, err := e.Identity()
+	if err != nil {
+		return err
+	}
+	r.Set("preview_url", id.AppURL+"/preview?token="+url.QueryEscape(e.Signer.Sign(tokens.Preview, r.Id, tokens.PreviewTTL)))
+	if err := ev.Next(); err != nil {
+		return err
+	}
+	for _, to := range tests {
+		m, err := compiled.Render(Recipient{FirstName: "Alex", LastName: "Example", Email: to,
+			UnsubscribeURL: id.AppURL + "/unsubscribe?token=test-copy", PreferencesURL: id.AppURL + "/preferences?token=test-copy",
+			WebURL: r.GetString("preview_url")})
+		if err != nil {
+			return err
+		}
+		if err := enqueue(e.App, to, "[Test] "+m.Subject, m.HTML, m.Text); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseAddresses reads a comma- or newline-separated list of up to 20 addresses.
+func parseAddresses(s string) ([]string, error) {
+	var out []string
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == ';' }) {
+		part = strings.ToLower(strings.TrimSpace(part))
+		if part == "" {
+			continue
+		}
+		a, err := mail.ParseAddress(part)
+		if err != nil || a.Address != part {
+			return nil, fmt.Errorf("%q is not an email address", part)
+		}
+		out = append(out, part)
+	}
+	if len(out) > 20 {
+		return nil, errors.New("at most 20 addresses")
+	}
+	return out, nil
+}

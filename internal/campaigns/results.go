@@ -1,0 +1,117 @@
+package campaigns
+
+import (
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"supportercrm/internal/vocab"
+)
+
+// write collects results and records them in batches: one transaction per
+// FlushEvery results or FlushInterval, not one per message, so the single
+// SQLite writer stays free for signups and the dashboard.
+func (r *runner) write() {
+	batch := make([]result, 0, r.e.Config.FlushEvery)
+	tick := time.NewTicker(r.e.Config.FlushInterval)
+	defer tick.Stop()
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		for attempt := 0; ; attempt++ {
+			err := r.e.App.RunInTransaction(func(tx core.App) error { return r.record(tx, batch) })
+			if err == nil {
+				break
+			}
+			r.e.App.Logger().Error("campaigns: failed to record results", "campaign", r.id, "error", err.Error(), "attempt", attempt+1)
+			if attempt == 4 { // the rows stay queued and are sent again later
+				break
+			}
+			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+		}
+		for range batch {
+			r.pending.Done()
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case res, ok := <-r.results:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, res)
+			if len(batch) >= r.e.Config.FlushEvery {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+}
+
+// record writes one batch: each delivery's new state, the campaign's
+// counters, and for hard bounces a suppression and the supporter's status.
+func (r *runner) record(tx core.App, batch []result) error {
+	now := types.NowDateTime().String()
+	var counts struct{ sent, failed, bounced, skipped int }
+	update := tx.DB().NewQuery(`UPDATE {{deliveries}} SET status = {:status}, attempts = {:attempts}, last_error = {:err},
+		message_id = {:mid}, sent_at = {:sent_at}, next_attempt_at = {:next}, updated = {:now} WHERE id = {:id}`)
+	update.Prepare()
+	defer update.Close()
+	for _, res := range batch {
+		status, sentAt, next := vocab.DeliveryQueued, "", ""
+		switch res.kind {
+		case untouched:
+			continue
+		case sent:
+			status, sentAt = vocab.DeliverySent, now
+			res.Attempts++
+			counts.sent++
+		case retry:
+			next = res.next.UTC().Format(types.DefaultDateLayout)
+		case failed:
+			status = vocab.DeliveryFailed
+			counts.failed++
+		case bounced:
+			status = vocab.DeliveryBounced
+			counts.bounced++
+		case skipped:
+			status = vocab.DeliverySkipped
+			counts.skipped++
+		}
+		_, err := update.Bind(dbx.Params{"status": status, "attempts": res.Attempts, "err": res.err, "mid": res.messageID,
+			"sent_at": sentAt, "next": next, "now": now, "id": res.ID}).Execute()
+		if err != nil {
+			return err
+		}
+		if res.hard {
+			if err := r.suppress(tx, res, now); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := tx.DB().NewQuery(`UPDATE {{campaigns}} SET sent = sent + {:sent}, failed = failed + {:failed},
+		bounced = bounced + {:bounced}, skipped = skipped + {:skipped}, updated = {:now} WHERE id = {:id}`).
+		Bind(dbx.Params{"sent": counts.sent, "failed": counts.failed, "bounced": counts.bounced, "skipped": counts.skipped, "now": now, "id": r.id}).
+		Execute()
+	return err
+}
+
+// suppress puts a hard-bounced address on the suppression list and marks the
+// supporter bounced, so no later campaign, import or signup mails it.
+func (r *runner) suppress(tx core.App, res result, now string) error {
+	_, err := tx.DB().NewQuery(`UPDATE {{supporters}} SET status = {:bounced}, bounce_count = bounce_count + 1, updated = {:now} WHERE id = {:id}`).
+		Bind(dbx.Params{"bounced": vocab.StatusBounced, "now": now, "id": res.Supporter}).Execute()
+	if err != nil || r.e.Hash == nil {
+		return err
+	}
+	_, err = tx.DB().NewQuery(`INSERT OR IGNORE INTO {{suppressions}} (id, email_hash, reason, note, created)
+		VALUES (substr(lower(hex(randomblob(8))), 1, 15), {:hash}, {:reason}, {:note}, {:now})`).
+		Bind(dbx.Params{"hash": r.e.Hash(res.Email), "reason": vocab.SuppressHardBounce, "note": truncate("campaign "+r.id+": "+res.err, 1000), "now": now}).Execute()
+	return err
+}
