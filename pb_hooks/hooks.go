@@ -17,6 +17,7 @@ import (
 	"supportercrm/internal/charity"
 	"supportercrm/internal/groupcommit"
 	"supportercrm/internal/outbox"
+	"supportercrm/internal/schedules"
 	"supportercrm/internal/signup"
 	"supportercrm/internal/views"
 	"supportercrm/internal/vocab"
@@ -50,6 +51,11 @@ func Register(app core.App, cfg Config) error {
 		Identity: identity.Get, Layouts: layouts, Suppressed: signup.IsSuppressed, Hash: signup.HashEmail,
 		Alert: func(subject, text string) { alertStaff(app, subject, text) },
 	}
+	scheduler := &schedules.Runner{
+		App: app, Now: time.Now, Check: engine.Check,
+		Alert: func(subject, text string) { alertStaff(app, subject, text) },
+	}
+	scheduler.BindHooks()
 	engine.BindHooks(func(app core.App, to, subject, html, text string) error {
 		_, err := outbox.Enqueue(app, outbox.Mail{To: to, Kind: vocab.KindTest, Subject: subject, HTML: html, Text: text})
 		worker.Wake()
@@ -77,9 +83,14 @@ func Register(app core.App, cfg Config) error {
 			// Due campaigns start within a second of their time, however they
 			// were scheduled (dashboard, REST API or a restart).
 			ticks = cron.New(cron.WithSeconds(), cron.WithChain(cron.Recover(cron.DefaultLogger), cron.SkipIfStillRunning(cron.DefaultLogger)))
-			if _, err = ticks.AddFunc("@every 1s", engine.Tick); err == nil {
-				ticks.Start()
+			if _, err = ticks.AddFunc("@every 1s", engine.Tick); err != nil {
+				return
 			}
+			if _, err = ticks.AddFunc("@every 10s", scheduler.Tick); err != nil {
+				return
+			}
+			scheduler.Tick() // a run missed while the server was down happens now, once
+			ticks.Start()
 		})
 		if err != nil {
 			return err

@@ -199,6 +199,13 @@ func (e *Engine) compile(c *core.Record) (*Compiled, error) {
 	return Compile(ContentOf(c), e.Layouts, id, e.Funcs)
 }
 
+// Check reports whether a record with a campaign's content fields (a
+// campaign, or a schedule that builds campaigns) renders.
+func (e *Engine) Check(r *core.Record) error {
+	_, err := e.compile(r)
+	return err
+}
+
 // ContentOf reads the staff-written fields of a campaign record.
 func ContentOf(c *core.Record) Content {
 	return Content{

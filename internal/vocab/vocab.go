@@ -127,3 +127,6 @@ const (
 	FormatMarkdown = "markdown"
 	FormatHTML     = "html"
 )
+
+// Schedules is the collection of recurring newsletters.
+const Schedules = "schedules"

@@ -1,0 +1,127 @@
+package schedules
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"supportercrm/internal/vocab"
+)
+
+// Runner creates each due schedule's campaign.
+type Runner struct {
+	App core.App
+	// Now is the clock; tests move it across clock changes.
+	Now func() time.Time
+	// Check reports whether a schedule's content renders (the campaign
+	// engine's compiler), so a broken schedule is refused on save.
+	Check func(schedule *core.Record) error
+	// Alert emails staff (a draft is waiting for review).
+	Alert func(subject, text string)
+}
+
+// contentFields are copied from a schedule into each run's campaign.
+var contentFields = []string{"subject", "preheader", "body_format", "body", "layout", "topics", "tags"}
+
+// BindHooks validates the spec, time zone and content on every save (REST
+// API, dashboard or Go), and sets next_run_at from the spec.
+func (r *Runner) BindHooks() {
+	r.App.OnRecordValidate(vocab.Schedules).BindFunc(func(e *core.RecordEvent) error {
+		s := e.Record
+		spec, err := Parse(s.GetString("spec"), s.GetString("timezone"))
+		if err != nil {
+			return validation.Errors{"spec": validation.NewError("invalid_spec", err.Error())}
+		}
+		if s.GetString("timezone") == "" {
+			s.Set("timezone", DefaultZone)
+		}
+		if r.Check != nil {
+			if err := r.Check(s); err != nil {
+				return validation.Errors{"body": validation.NewError("invalid_body", "doesn't render: "+err.Error())}
+			}
+		}
+		orig := s.Original()
+		if s.IsNew() || s.GetDateTime("next_run_at").IsZero() || s.GetString("spec") != orig.GetString("spec") ||
+			s.GetString("timezone") != orig.GetString("timezone") || (s.GetBool("enabled") && !orig.GetBool("enabled")) {
+			s.Set("next_run_at", spec.Next(r.Now()))
+		}
+		return e.Next()
+	})
+}
+
+// Tick runs every enabled schedule whose next_run_at has passed. However
+// many runs were missed while the server was down, each schedule runs once
+// and its next run is computed from now.
+func (r *Runner) Tick() {
+	now := r.Now()
+	due, err := r.App.FindRecordsByFilter(vocab.Schedules, "enabled = true && next_run_at != '' && next_run_at <= {:now}", "next_run_at", 50, 0,
+		dbx.Params{"now": now.UTC().Format(types.DefaultDateLayout)})
+	if err != nil {
+		r.App.Logger().Error("schedules: failed to find due schedules", "error", err.Error())
+		return
+	}
+	for _, s := range due {
+		if err := r.run(s, now); err != nil {
+			r.App.Logger().Error("schedules: run failed", "schedule", s.Id, "error", err.Error())
+		}
+	}
+}
+
+// run creates the campaign and moves next_run_at in one transaction, so a
+// crash can neither lose nor repeat a run.
+func (r *Runner) run(s *core.Record, now time.Time) error {
+	spec, err := Parse(s.GetString("spec"), s.GetString("timezone"))
+	if err != nil {
+		return err
+	}
+	draftNote := ""
+	err = r.App.RunInTransaction(func(tx core.App) error {
+		s, err := tx.FindRecordById(vocab.Schedules, s.Id)
+		if err != nil || !s.GetBool("enabled") || s.GetDateTime("next_run_at").Time().After(now) {
+			return err // changed meanwhile
+		}
+		col, err := tx.FindCollectionByNameOrId(vocab.Campaigns)
+		if err != nil {
+			return err
+		}
+		c := core.NewRecord(col)
+		c.Set("name", s.GetString("name")+" – "+now.In(spec.loc).Format("2 January 2006"))
+		for _, f := range contentFields {
+			c.Set(f, s.Get(f))
+		}
+		status := vocab.CampaignDraft
+		if s.GetBool("auto_send") {
+			status = vocab.CampaignScheduled
+			c.Set("send_at", now)
+		}
+		if r.Check != nil {
+			if err := r.Check(s); err != nil {
+				status = vocab.CampaignDraft
+				c.Set("last_error", "the schedule's content doesn't render: "+err.Error())
+				s.Set("last_error", c.GetString("last_error"))
+			}
+		}
+		c.Set("status", status)
+		if err := tx.Save(c); err != nil {
+			return fmt.Errorf("failed to create the campaign: %w", err)
+		}
+		if status == vocab.CampaignDraft {
+			draftNote = c.GetString("name")
+		} else {
+			s.Set("last_error", "")
+		}
+		s.Set("last_campaign", c.Id)
+		s.Set("last_run_at", now)
+		s.Set("next_run_at", spec.Next(now))
+		return tx.SaveNoValidate(s)
+	})
+	if err == nil && draftNote != "" && r.Alert != nil {
+		r.Alert("A newsletter draft is ready for review: "+draftNote,
+			"The schedule \""+s.GetString("name")+"\" has created the campaign \""+draftNote+"\" as a draft. Review it in the dashboard (Collections › campaigns) and set its status to scheduled to send it.")
+	}
+	return err
+}
