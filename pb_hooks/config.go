@@ -3,6 +3,7 @@ package pb_hooks
 import (
 	"encoding/hex"
 	"fmt"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -54,7 +55,12 @@ func ConfigFromEnv() (Config, error) {
 		}
 		c.Campaigns.PerSecond = n
 	}
-	c.Campaigns.UnsubscribeMailto = os.Getenv("CRM_UNSUBSCRIBE_MAILTO")
+	if v := os.Getenv("CRM_UNSUBSCRIBE_MAILTO"); v != "" {
+		if a, err := mail.ParseAddress(v); err != nil || a.Address != v {
+			return c, fmt.Errorf("CRM_UNSUBSCRIBE_MAILTO must be a plain email address, got %q", v)
+		}
+		c.Campaigns.UnsubscribeMailto = v
+	}
 	if v := os.Getenv("CRM_MIN_SUBMIT_SECONDS"); v != "" {
 		n, err := strconv.ParseFloat(v, 64)
 		if err != nil || n < 0 {
