@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"supportercrm/internal/campaigns"
+	"supportercrm/internal/mailsend"
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/tokens"
 )
@@ -31,6 +32,9 @@ type Config struct {
 	// Campaigns tunes sending (env CRM_SMTP_CONNECTIONS, CRM_SEND_RATE,
 	// CRM_UNSUBSCRIBE_MAILTO).
 	Campaigns campaigns.Config
+	// DKIM signs every outgoing message when set (env CRM_DKIM_DOMAIN,
+	// CRM_DKIM_SELECTOR, CRM_DKIM_KEY_FILE).
+	DKIM *mailsend.DKIM
 }
 
 // ConfigFromEnv reads the environment; flags may override it afterwards.
@@ -60,6 +64,15 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("CRM_UNSUBSCRIBE_MAILTO must be a plain email address, got %q", v)
 		}
 		c.Campaigns.UnsubscribeMailto = v
+	}
+	if file := os.Getenv("CRM_DKIM_KEY_FILE"); file != "" {
+		pem, err := os.ReadFile(file)
+		if err != nil {
+			return c, fmt.Errorf("CRM_DKIM_KEY_FILE: %w", err)
+		}
+		if c.DKIM, err = mailsend.LoadDKIM(os.Getenv("CRM_DKIM_DOMAIN"), os.Getenv("CRM_DKIM_SELECTOR"), pem); err != nil {
+			return c, fmt.Errorf("CRM_DKIM_*: %w", err)
+		}
 	}
 	if v := os.Getenv("CRM_MIN_SUBMIT_SECONDS"); v != "" {
 		n, err := strconv.ParseFloat(v, 64)

@@ -45,9 +45,9 @@ func Register(app core.App, cfg Config) error {
 	signup.BindGuards(app)
 
 	cfg.Outbox.Suppressed = signup.IsSuppressed
-	worker := outbox.NewWorker(app, cfg.Outbox, outbox.DialSettings(app))
+	worker := outbox.NewWorker(app, cfg.Outbox, outbox.DialSettings(app, cfg.DKIM))
 	engine := &campaigns.Engine{
-		App: app, Config: cfg.Campaigns, Dial: outbox.DialSettings(app), Signer: signer,
+		App: app, Config: cfg.Campaigns, Dial: outbox.DialSettings(app, cfg.DKIM), Signer: signer,
 		Identity: identity.Get, Layouts: layouts, Suppressed: signup.IsSuppressed, Hash: signup.HashEmail,
 		Alert: func(subject, text string) { alertStaff(app, subject, text) },
 	}

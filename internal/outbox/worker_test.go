@@ -651,7 +651,7 @@ func TestSMTPConfig(t *testing.T) {
 	if _, ok := outbox.SMTPConfig(s); ok {
 		t.Error("SMTPConfig reported enabled without a host")
 	}
-	if _, err := outbox.DialSettings(h.env.App)(context.Background()); !errors.Is(err, outbox.ErrNotConfigured) {
+	if _, err := outbox.DialSettings(h.env.App, nil)(context.Background()); !errors.Is(err, outbox.ErrNotConfigured) {
 		t.Errorf("DialSettings with SMTP off = %v, want ErrNotConfigured", err)
 	}
 }
