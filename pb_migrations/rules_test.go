@@ -18,8 +18,9 @@ import (
 	"supportercrm/internal/vocab"
 )
 
-// This file checks the REST API rules of 1764086400_collections.go, together
-// with the model hooks that back them, for every collection × role × action.
+// This file checks the REST API rules of 1764086400_collections.go and
+// 1764086403_campaigns.go, together with the hooks that back them, for every
+// collection × role × action.
 //
 // Status codes come from PocketBase's apis/record_crud.go (v0.40.4):
 //   - nil rule, caller not a superuser: 403 for every action, guests included;
@@ -255,10 +256,68 @@ var rules = []row{
 	{coll: vocab.Charity, act: del, role: comms, want: 403},
 	{coll: vocab.Charity, act: del, role: admin, want: 403},
 	{coll: vocab.Charity, act: del, role: super, want: 400},
+
+	// campaigns: staff read, create and edit (the request hooks check every
+	// change, for superusers too); only superusers delete. A new campaign is
+	// a draft unless it says scheduled; engine-owned fields can't be set.
+	{coll: vocab.Campaigns, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Campaigns, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.Campaigns, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Campaigns, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Campaigns, act: view, role: anon, want: 404},
+	{coll: vocab.Campaigns, act: view, role: comms, want: 200},
+	{coll: vocab.Campaigns, act: view, role: admin, want: 200},
+	{coll: vocab.Campaigns, act: view, role: super, want: 200},
+	{coll: vocab.Campaigns, act: create, role: anon, want: 400},
+	{coll: vocab.Campaigns, act: create, role: comms, want: 200, check: newDraft},
+	{coll: vocab.Campaigns, act: create, role: admin, want: 200, check: newDraft},
+	{coll: vocab.Campaigns, act: create, role: super, want: 200, check: newDraft},
+	{coll: vocab.Campaigns, act: create, role: comms, want: 200, note: "scheduled", body: `{"name":"Later","subject":"Hi","body_format":"markdown","body":"Hello","topics":["{topic}"],"status":"scheduled","send_at":"2099-01-01 00:00:00.000Z"}`, check: storedStatus(vocab.CampaignScheduled)},
+	{coll: vocab.Campaigns, act: create, role: comms, want: 200, note: "engine fields ignored", body: `{"name":"Sneaky","subject":"Hi","body_format":"markdown","body":"Hello","topics":["{topic}"],"total":99,"sent":99,"started_at":"2025-01-01 00:00:00.000Z","last_error":"x"}`, check: newDraft},
+	{coll: vocab.Campaigns, act: create, role: comms, want: 400, note: "as sending", body: `{"name":"Now","subject":"Hi","body_format":"markdown","body":"Hello","topics":["{topic}"],"status":"sending"}`},
+	{coll: vocab.Campaigns, act: create, role: super, want: 400, note: "as sent", body: `{"name":"Done","subject":"Hi","body_format":"markdown","body":"Hello","topics":["{topic}"],"status":"sent"}`},
+	{coll: vocab.Campaigns, act: create, role: comms, want: 400, note: "incomplete", body: `{"name":"No body","subject":"Hi","body_format":"markdown","topics":["{topic}"]}`},
+	{coll: vocab.Campaigns, act: update, role: anon, want: 404},
+	{coll: vocab.Campaigns, act: update, role: comms, want: 200},
+	{coll: vocab.Campaigns, act: update, role: admin, want: 200},
+	{coll: vocab.Campaigns, act: update, role: super, want: 200},
+	{coll: vocab.Campaigns, act: update, role: comms, want: 200, note: "schedule", body: `{"status":"scheduled","send_at":"2099-01-01 00:00:00.000Z"}`, field: "status", value: vocab.CampaignScheduled},
+	{coll: vocab.Campaigns, act: update, role: comms, want: 400, note: "to sending", body: `{"status":"sending"}`},
+	{coll: vocab.Campaigns, act: update, role: super, want: 400, note: "to sending", body: `{"status":"sending"}`},
+	{coll: vocab.Campaigns, act: update, role: admin, want: 200, note: "engine fields ignored", target: countedCampaign, body: `{"name":"Counted","sent":99,"total":99,"last_error":"x","started_at":""}`, field: "name", value: "Counted", check: keptCounters},
+	{coll: vocab.Campaigns, act: del, role: anon, want: 403},
+	{coll: vocab.Campaigns, act: del, role: comms, want: 403},
+	{coll: vocab.Campaigns, act: del, role: admin, want: 403},
+	{coll: vocab.Campaigns, act: del, role: super, want: 204},
+
+	// deliveries: staff read; only superusers write (the engine writes them
+	// from Go code).
+	{coll: vocab.Deliveries, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Deliveries, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.Deliveries, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Deliveries, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Deliveries, act: view, role: anon, want: 404},
+	{coll: vocab.Deliveries, act: view, role: comms, want: 200},
+	{coll: vocab.Deliveries, act: view, role: admin, want: 200},
+	{coll: vocab.Deliveries, act: view, role: super, want: 200},
+	{coll: vocab.Deliveries, act: create, role: anon, want: 403},
+	{coll: vocab.Deliveries, act: create, role: comms, want: 403},
+	{coll: vocab.Deliveries, act: create, role: admin, want: 403},
+	{coll: vocab.Deliveries, act: create, role: super, want: 200},
+	{coll: vocab.Deliveries, act: update, role: anon, want: 403},
+	{coll: vocab.Deliveries, act: update, role: comms, want: 403},
+	{coll: vocab.Deliveries, act: update, role: admin, want: 403},
+	{coll: vocab.Deliveries, act: update, role: super, want: 200},
+	{coll: vocab.Deliveries, act: update, role: comms, want: 403, note: "mark sent", body: `{"status":"sent"}`},
+	{coll: vocab.Deliveries, act: del, role: anon, want: 403},
+	{coll: vocab.Deliveries, act: del, role: comms, want: 403},
+	{coll: vocab.Deliveries, act: del, role: admin, want: 403},
+	{coll: vocab.Deliveries, act: del, role: super, want: 204},
 }
 
 // Per-collection defaults: the JSON a create sends ({n} is a sequence number,
-// {supporter} the fixture supporter's id) and the field an update changes.
+// {supporter} the fixture supporter's id, {topic} the shared topic's id,
+// {campaign} a fresh draft campaign's id) and the field an update changes.
 var (
 	createBody = map[string]string{
 		vocab.Supporters:   `{"email":"new{n}@example.org","status":"pending"}`,
@@ -268,6 +327,8 @@ var (
 		vocab.Suppressions: `{"email_hash":"new{n}@example.org","reason":"manual"}`,
 		vocab.Staff:        `{"email":"new{n}@example.org","password":"a-long-password","passwordConfirm":"a-long-password","role":"comms"}`,
 		vocab.Charity:      `{"name":"Second {n}","postal_address":"1 Road, Town","website":"https://example.org","consent_wording":"Yes"}`,
+		vocab.Campaigns:    `{"name":"Campaign {n}","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
+		vocab.Deliveries:   `{"campaign":"{campaign}","supporter":"{supporter}","email":"new{n}@example.org","status":"queued"}`,
 	}
 	updateField = map[string]string{
 		vocab.Supporters:   "notes",
@@ -277,6 +338,8 @@ var (
 		vocab.Suppressions: "note",
 		vocab.Staff:        "name",
 		vocab.Charity:      "tagline",
+		vocab.Campaigns:    "name",
+		vocab.Deliveries:   "last_error",
 	}
 )
 
@@ -307,7 +370,7 @@ func TestAPIRules(t *testing.T) {
 		})
 	}
 	// Every collection × role × action has a row.
-	for _, c := range []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity} {
+	for _, c := range []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity, vocab.Campaigns, vocab.Deliveries} {
 		for _, a := range []action{list, view, create, update, del} {
 			for _, ro := range []role{anon, comms, admin, super} {
 				if seen[fmt.Sprintf("%s/%s/%s", c, a, ro)] == 0 {
@@ -382,8 +445,13 @@ func testCreate(t *testing.T, f *fx, r row) {
 	n := f.next()
 	body := r.body
 	if body == "" {
-		body = strings.NewReplacer("{n}", fmt.Sprint(n), "{supporter}", f.supporter.Id).Replace(createBody[r.coll])
+		body = createBody[r.coll]
 	}
+	campaign := ""
+	if strings.Contains(body, "{campaign}") {
+		campaign = f.make(t, vocab.Campaigns).Id
+	}
+	body = strings.NewReplacer("{n}", fmt.Sprint(n), "{supporter}", f.supporter.Id, "{topic}", f.shared[vocab.Topics].Id, "{campaign}", campaign).Replace(body)
 	before := f.count(t, r.coll)
 	status, resp := f.do(t, r.role, http.MethodPost, "/api/collections/"+r.coll+"/records", body)
 	if status != r.want {
@@ -484,6 +552,61 @@ func confirmedConsent(t *testing.T, f *fx) *core.Record {
 	return r
 }
 
+// newDraft checks a campaign created through the API: a draft with a preview
+// link and none of the engine's fields set.
+func newDraft(t *testing.T, f *fx, rec *core.Record) {
+	t.Helper()
+	storedStatus(vocab.CampaignDraft)(t, f, rec)
+	zeroCounters(t, f, rec)
+	if !strings.HasPrefix(rec.GetString("preview_url"), f.env.URL+"/preview?token=") {
+		t.Fatalf("preview_url = %q", rec.GetString("preview_url"))
+	}
+}
+
+// zeroCounters checks that a campaign's engine-owned fields are unset.
+func zeroCounters(t *testing.T, _ *fx, rec *core.Record) {
+	t.Helper()
+	if rec.GetInt("total") != 0 || rec.GetInt("sent") != 0 || rec.GetString("last_error") != "" || !rec.GetDateTime("started_at").IsZero() {
+		t.Fatalf("engine fields set through the API: total %d sent %d last_error %q started_at %v",
+			rec.GetInt("total"), rec.GetInt("sent"), rec.GetString("last_error"), rec.GetDateTime("started_at"))
+	}
+}
+
+// countedCampaign is a paused campaign part-way through: the engine's
+// fields hold values an update must keep.
+func countedCampaign(t *testing.T, f *fx) *core.Record {
+	r, err := f.env.App.FindRecordById(vocab.Campaigns, f.make(t, vocab.Campaigns).Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Set("status", vocab.CampaignPaused)
+	r.Set("total", 5)
+	r.Set("sent", 3)
+	r.Set("last_error", "relay down")
+	r.Set("started_at", "2025-06-07 08:09:10.000Z")
+	if err := f.env.App.Save(r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func keptCounters(t *testing.T, _ *fx, rec *core.Record) {
+	t.Helper()
+	if rec.GetInt("total") != 5 || rec.GetInt("sent") != 3 || rec.GetString("last_error") != "relay down" || rec.GetDateTime("started_at").String() != "2025-06-07 08:09:10.000Z" {
+		t.Fatalf("engine fields changed through the API: total %d sent %d last_error %q started_at %v",
+			rec.GetInt("total"), rec.GetInt("sent"), rec.GetString("last_error"), rec.GetDateTime("started_at"))
+	}
+}
+
+func storedStatus(status string) func(*testing.T, *fx, *core.Record) {
+	return func(t *testing.T, _ *fx, rec *core.Record) {
+		t.Helper()
+		if got := rec.GetString("status"); got != status {
+			t.Fatalf("status = %q, want %q", got, status)
+		}
+	}
+}
+
 // storedHash checks that a suppression holds the SHA-256 hex of address.
 func storedHash(address string) func(*testing.T, *fx, *core.Record) {
 	return func(t *testing.T, _ *fx, rec *core.Record) {
@@ -534,7 +657,7 @@ func newFixtures(t *testing.T) *fx {
 		f.actor[ro], f.token[ro] = rec, tok
 	}
 	f.supporter = f.make(t, vocab.Supporters)
-	for _, c := range []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity} {
+	for _, c := range []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity, vocab.Campaigns, vocab.Deliveries} {
 		f.shared[c] = f.make(t, c)
 	}
 	f.hidden = f.make(t, vocab.Topics)
@@ -590,6 +713,18 @@ func (f *fx) make(t *testing.T, coll string) *core.Record {
 		r.SetPassword("a-long-password")
 		r.Set("role", vocab.RoleComms)
 		r.Set("name", fmt.Sprintf("Fixture %d", n))
+	case vocab.Campaigns: // a draft: the engine leaves it alone
+		r.Set("name", fmt.Sprintf("Fixture %d", n))
+		r.Set("subject", "Hello {{.FirstName}}")
+		r.Set("body_format", vocab.FormatMarkdown)
+		r.Set("body", "Fixture body")
+		r.Set("topics", []string{f.shared[vocab.Topics].Id})
+		r.Set("status", vocab.CampaignDraft)
+	case vocab.Deliveries: // its own supporter: one delivery per campaign and supporter
+		r.Set("campaign", f.shared[vocab.Campaigns].Id)
+		r.Set("supporter", f.make(t, vocab.Supporters).Id)
+		r.Set("email", fmt.Sprintf("fixture%d@example.org", n))
+		r.Set("status", vocab.DeliveryQueued)
 	default:
 		t.Fatalf("no fixture for %s", coll)
 	}

@@ -217,14 +217,18 @@ func ContentOf(c *core.Record) Content {
 	}
 }
 
-// finish sets a campaign's final (or paused) status with a note.
+// finish sets a campaign's final (or paused) status with a note, only if it
+// is still scheduled or sending: a pause or cancel by staff at the same
+// moment wins.
 func (e *Engine) finish(id, status, note string) error {
-	params := dbx.Params{"id": id, "status": status, "note": truncate(note, 2000), "now": types.NowDateTime().String()}
+	params := dbx.Params{"id": id, "status": status, "note": truncate(note, 2000), "now": types.NowDateTime().String(),
+		"scheduled": vocab.CampaignScheduled, "sending": vocab.CampaignSending}
 	q := "UPDATE {{campaigns}} SET status = {:status}, last_error = {:note}, updated = {:now}"
 	if status == vocab.CampaignSent || status == vocab.CampaignFailed {
 		q += ", finished_at = {:now}"
 	}
-	_, err := e.App.DB().NewQuery(q + " WHERE id = {:id}").Bind(params).Execute()
+	q += " WHERE id = {:id} AND status IN ({:scheduled}, {:sending})"
+	_, err := e.App.DB().NewQuery(q).Bind(params).Execute()
 	if err != nil {
 		return fmt.Errorf("failed to mark campaign %s %s: %w", id, status, err)
 	}

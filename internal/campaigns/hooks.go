@@ -54,25 +54,38 @@ func (e *Engine) BindHooks(enqueue Enqueue) {
 		return e.checkAndSave(ev, enqueue)
 	})
 	e.App.OnRecordUpdateRequest(vocab.Campaigns).BindFunc(func(ev *core.RecordRequestEvent) error {
-		r, orig := ev.Record, ev.Record.Original()
-		from, to := orig.GetString("status"), r.GetString("status")
-		if from != to && !slices.Contains(transitions[from], to) {
-			return ev.BadRequestError(fmt.Sprintf("A campaign can't go from %s to %s.", from, to), nil)
-		}
-		if from != vocab.CampaignDraft && from != vocab.CampaignScheduled && from != vocab.CampaignFailed {
-			for _, f := range contentFields {
-				if fmt.Sprint(r.Get(f)) != fmt.Sprint(orig.Get(f)) {
-					return ev.BadRequestError(fmt.Sprintf("The %s can't change once a campaign has started sending.", f), nil)
+		// One transaction from the read to the save: the engine writes its
+		// counters and status through the same single writer, so it can't
+		// slip in between and be overwritten by a stale copy.
+		return ev.App.RunInTransaction(func(tx core.App) error {
+			ev.App = tx
+			r := ev.Record
+			cur, err := tx.FindRecordById(vocab.Campaigns, r.Id)
+			if err != nil {
+				return err
+			}
+			from, to := cur.GetString("status"), r.GetString("status")
+			if from != r.Original().GetString("status") {
+				return ev.BadRequestError(fmt.Sprintf("The campaign is now %s; reload it and try again.", from), nil)
+			}
+			if from != to && !slices.Contains(transitions[from], to) {
+				return ev.BadRequestError(fmt.Sprintf("A campaign can't go from %s to %s.", from, to), nil)
+			}
+			if from != vocab.CampaignDraft && from != vocab.CampaignScheduled && from != vocab.CampaignFailed {
+				for _, f := range contentFields {
+					if fmt.Sprint(r.Get(f)) != fmt.Sprint(cur.Get(f)) {
+						return ev.BadRequestError(fmt.Sprintf("The %s can't change once a campaign has started sending.", f), nil)
+					}
 				}
 			}
-		}
-		for _, f := range engineFields {
-			r.Set(f, orig.Get(f))
-		}
-		if to == vocab.CampaignDraft && from == vocab.CampaignFailed {
-			r.Set("last_error", "")
-		}
-		return e.checkAndSave(ev, enqueue)
+			for _, f := range engineFields {
+				r.Set(f, cur.Get(f))
+			}
+			if to == vocab.CampaignDraft && from == vocab.CampaignFailed {
+				r.Set("last_error", "")
+			}
+			return e.checkAndSave(ev, enqueue)
+		})
 	})
 }
 
@@ -109,7 +122,7 @@ func (e *Engine) checkAndSave(ev *core.RecordRequestEvent, enqueue Enqueue) erro
 		if err != nil {
 			return err
 		}
-		if err := enqueue(e.App, to, "[Test] "+m.Subject, m.HTML, m.Text); err != nil {
+		if err := enqueue(ev.App, to, "[Test] "+m.Subject, m.HTML, m.Text); err != nil {
 			return err
 		}
 	}
