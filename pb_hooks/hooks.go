@@ -48,7 +48,7 @@ func Register(app core.App, cfg Config) error {
 	worker := outbox.NewWorker(app, cfg.Outbox, outbox.DialSettings(app, cfg.DKIM))
 	engine := &campaigns.Engine{
 		App: app, Config: cfg.Campaigns, Dial: outbox.DialSettings(app, cfg.DKIM), Signer: signer,
-		Identity: identity.Get, Layouts: layouts, Suppressed: signup.IsSuppressed, Hash: signup.HashEmail,
+		Identity: identity.Get, Layouts: layouts, Hash: signup.HashEmail,
 		Alert: func(subject, text string) { alertStaff(app, subject, text) },
 	}
 	scheduler := &schedules.Runner{

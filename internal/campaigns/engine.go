@@ -77,10 +77,9 @@ type Engine struct {
 	Identity func() (charity.Identity, error)
 	Layouts  fs.FS
 	Funcs    map[string]any
-	// Suppressed is asked before each send (by address); Hash gives an
-	// address's key on the suppression list, for hard bounces.
-	Suppressed func(app core.App, email string) (bool, error)
-	Hash       func(email string) string
+	// Hash gives an address's key on the suppression list: checked before
+	// each send, and added for hard bounces.
+	Hash func(email string) string
 	// Alert tells staff something needs them (e.g. a campaign paused itself).
 	Alert func(subject, text string)
 

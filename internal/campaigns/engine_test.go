@@ -298,3 +298,24 @@ func mustCollection(t testing.TB, env *testkit.Env, name string) *core.Collectio
 	}
 	return c
 }
+
+// An address put on the suppression list after it subscribed (here while
+// still "subscribed") is skipped at send time.
+func TestSuppressedAddressIsSkipped(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{Configure: fast(nil)})
+	sups := seed(t, env, 20)
+	s := core.NewRecord(mustCollection(t, env, vocab.Suppressions))
+	s.Set("email_hash", sups[3].GetString("email")) // hashed on save
+	s.Set("reason", vocab.SuppressManual)
+	if err := env.App.Save(s); err != nil {
+		t.Fatal(err)
+	}
+	c := schedule(t, env)
+	done := waitStatus(t, env, c.Id, vocab.CampaignSent, 30*time.Second)
+	if n := len(env.SMTP.To(sups[3].GetString("email"))); n != 0 {
+		t.Errorf("suppressed address got %d messages", n)
+	}
+	if done.GetInt("sent") != 19 || done.GetInt("skipped") != 1 {
+		t.Errorf("sent %d skipped %d, want 19 and 1", done.GetInt("sent"), done.GetInt("skipped"))
+	}
+}

@@ -53,6 +53,17 @@ func (e *Engine) BindHooks(enqueue Enqueue) {
 		}
 		return e.checkAndSave(ev, enqueue)
 	})
+	// A campaign saved as scheduled and already due starts now, not on the
+	// next tick (begin re-checks its status, so a second start is harmless).
+	startIfDue := func(ev *core.RecordEvent) error {
+		r := ev.Record
+		if r.GetString("status") == vocab.CampaignScheduled && !r.GetDateTime("send_at").Time().After(time.Now()) {
+			go e.Tick()
+		}
+		return ev.Next()
+	}
+	e.App.OnRecordAfterCreateSuccess(vocab.Campaigns).BindFunc(startIfDue)
+	e.App.OnRecordAfterUpdateSuccess(vocab.Campaigns).BindFunc(startIfDue)
 	e.App.OnRecordUpdateRequest(vocab.Campaigns).BindFunc(func(ev *core.RecordRequestEvent) error {
 		// One transaction from the read to the save: the engine writes its
 		// counters and status through the same single writer, so it can't

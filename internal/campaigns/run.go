@@ -2,6 +2,8 @@ package campaigns
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"net/mail"
 	"net/url"
@@ -196,6 +198,17 @@ func (r *runner) work(ctx context.Context) {
 			conn.Close()
 		}
 	}()
+	// The staleness check runs once per message, so it is a plain prepared
+	// statement (no query builder) per connection.
+	check, err := r.prepareCheck()
+	if err != nil {
+		r.e.App.Logger().Error("campaigns: failed to prepare the send-time check", "error", err.Error())
+		for j := range r.jobs {
+			r.results <- result{job: j, kind: untouched}
+		}
+		return
+	}
+	defer check.Close()
 	backoff := 100 * time.Millisecond
 	for j := range r.jobs {
 		if ctx.Err() != nil {
@@ -207,7 +220,7 @@ func (r *runner) work(ctx context.Context) {
 			continue
 		}
 		// Checked after any wait for the rate limit, just before the send.
-		if reason := r.stale(j); reason != "" {
+		if reason := r.stale(check, j); reason != "" {
 			r.results <- result{job: j, kind: skipped, err: reason}
 			continue
 		}
@@ -245,21 +258,33 @@ func (r *runner) work(ctx context.Context) {
 // stale reports why a delivery must not go out now: the supporter
 // unsubscribed (or bounced, complained, was erased) or the address was
 // suppressed after the snapshot.
-func (r *runner) stale(j job) string {
+func (r *runner) stale(check *sql.Stmt, j job) string {
+	hash := ""
+	if r.e.Hash != nil {
+		hash = r.e.Hash(j.Email)
+	}
 	var status string
-	err := r.e.App.DB().Select("status").From(vocab.Supporters).Where(dbx.HashExp{"id": j.Supporter}).Row(&status)
-	if err != nil {
+	var suppressed bool
+	if err := check.QueryRow(hash, j.Supporter).Scan(&status, &suppressed); err != nil {
 		return "supporter not found"
 	}
 	if status != vocab.StatusSubscribed {
 		return "supporter is " + status
 	}
-	if r.e.Suppressed != nil {
-		if s, err := r.e.Suppressed(r.e.App, j.Email); err != nil || s {
-			return "address is suppressed"
-		}
+	if suppressed {
+		return "address is suppressed"
 	}
 	return ""
+}
+
+// prepareCheck prepares the send-time check on the read pool.
+func (r *runner) prepareCheck() (*sql.Stmt, error) {
+	db, ok := r.e.App.ConcurrentDB().(*dbx.DB)
+	if !ok {
+		return nil, errors.New("the read pool is not a *dbx.DB")
+	}
+	return db.DB().Prepare("SELECT s.status, EXISTS(SELECT 1 FROM " + vocab.Suppressions + " WHERE email_hash = ?) FROM " +
+		vocab.Supporters + " s WHERE s.id = ?")
 }
 
 // relayDown counts how long the relay has been unreachable and pauses the

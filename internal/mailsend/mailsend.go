@@ -231,6 +231,11 @@ func NewMessageID(fromAddress string) string {
 	return hex.EncodeToString(b) + "@" + domain
 }
 
+var newlines = strings.NewReplacer("\r", " ", "\n", " ")
+
 func oneLine(s string) string {
-	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return newlines.Replace(s)
 }
