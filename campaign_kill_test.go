@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -34,7 +33,10 @@ func testCampaignStop(t *testing.T, sig syscall.Signal, maxDuplicates int) {
 	addr := freeAddr(t)
 	sink := testkit.NewSMTPSink(t)
 	sink.Start(t)
-	configure(t, dataDir, "http://"+addr, sink.Port, func(app core.App) error { return seedCampaign(app, n) })
+	configure(t, dataDir, "http://"+addr, sink.Port, func(app core.App) {
+		testkit.Subscribers(t, app, n)
+		testkit.DueCampaign(t, app, "Help us open a third house, {{.FirstName}}", "Dear {{.FirstName}},\n\nThis winter we can open a third safe house.")
+	})
 	env := []string{"CRM_SEND_RATE=800", "CRM_SMTP_CONNECTIONS=8"}
 
 	srv := start(t, bin, dataDir, addr, env...)
@@ -103,44 +105,4 @@ func mustCount(t *testing.T, app core.App, filter string) int {
 		t.Fatal(err)
 	}
 	return len(recs)
-}
-
-// seedCampaign adds n subscribed supporters and a campaign due now.
-func seedCampaign(app core.App, n int) error {
-	topic, err := app.FindFirstRecordByData(vocab.Topics, "slug", "newsletter")
-	if err != nil {
-		return err
-	}
-	sups, err := app.FindCollectionByNameOrId(vocab.Supporters)
-	if err != nil {
-		return err
-	}
-	err = app.RunInTransaction(func(tx core.App) error {
-		for i := range n {
-			r := core.NewRecord(sups)
-			r.Set("email", fmt.Sprintf("reader%05d@example.org", i))
-			r.Set("status", vocab.StatusSubscribed)
-			r.Set("topics", []string{topic.Id})
-			if err := tx.SaveNoValidate(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	col, err := app.FindCollectionByNameOrId(vocab.Campaigns)
-	if err != nil {
-		return err
-	}
-	c := core.NewRecord(col)
-	c.Set("name", "Winter appeal")
-	c.Set("subject", "Help us open a third house, {{.FirstName}}")
-	c.Set("body_format", vocab.FormatMarkdown)
-	c.Set("body", "Dear {{.FirstName}},\n\nThis winter we can open a third safe house.")
-	c.Set("topics", []string{topic.Id})
-	c.Set("status", vocab.CampaignScheduled)
-	c.Set("send_at", time.Now())
-	return app.Save(c)
 }

@@ -1,7 +1,6 @@
 package campaigns_test
 
 import (
-	"fmt"
 	"hash/crc32"
 	"net/http"
 	"strings"
@@ -30,53 +29,13 @@ func fast(more func(*pb_hooks.Config)) func(*pb_hooks.Config) {
 
 // seed creates n subscribed supporters in the newsletter topic.
 func seed(t testing.TB, env *testkit.Env, n int) []*core.Record {
-	t.Helper()
-	topic, err := env.App.FindFirstRecordByData(vocab.Topics, "slug", "newsletter")
-	if err != nil {
-		t.Fatal(err)
-	}
-	col, err := env.App.FindCollectionByNameOrId(vocab.Supporters)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]*core.Record, n)
-	err = env.App.RunInTransaction(func(tx core.App) error {
-		for i := range n {
-			r := core.NewRecord(col)
-			r.Set("email", fmt.Sprintf("reader%05d@example.org", i))
-			r.Set("first_name", fmt.Sprintf("Reader%d", i))
-			r.Set("status", vocab.StatusSubscribed)
-			r.Set("topics", []string{topic.Id})
-			if err := tx.SaveNoValidate(r); err != nil {
-				return err
-			}
-			out[i] = r
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testkit.Subscribers(t, env.App, n)
 }
 
-// schedule saves a campaign due now, as the dashboard would.
+// schedule saves a personalised campaign due now.
 func schedule(t testing.TB, env *testkit.Env) *core.Record {
-	t.Helper()
-	topic, _ := env.App.FindFirstRecordByData(vocab.Topics, "slug", "newsletter")
-	col, _ := env.App.FindCollectionByNameOrId(vocab.Campaigns)
-	c := core.NewRecord(col)
-	c.Set("name", "Spring update")
-	c.Set("subject", "Spring news for {{.FirstName}}")
-	c.Set("body_format", vocab.FormatMarkdown)
-	c.Set("body", "# Dear {{.FirstName}}\n\nThe new safe house opened this month. Thank you.\n\n[Not for you? Unsubscribe]({{.UnsubscribeURL}})")
-	c.Set("topics", []string{topic.Id})
-	c.Set("status", vocab.CampaignScheduled)
-	c.Set("send_at", time.Now())
-	if err := env.App.Save(c); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testkit.DueCampaign(t, env.App, "Spring news for {{.FirstName}}",
+		"# Dear {{.FirstName}}\n\nThe new safe house opened this month. Thank you.\n\n[Not for you? Unsubscribe]({{.UnsubscribeURL}})")
 }
 
 // waitStatus polls until the campaign has the status, or fails.
@@ -263,7 +222,7 @@ func TestUnsubscribeMidSendStopsTheRest(t *testing.T) {
 func TestRelayDownWaitsThenPausesAndResumes(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{SMTPDown: true, Configure: fast(func(c *pb_hooks.Config) { c.Campaigns.MaxConnDown = 500 * time.Millisecond })})
 	sups := seed(t, env, 200)
-	admin := core.NewRecord(mustCollection(t, env, vocab.Staff))
+	admin := core.NewRecord(testkit.Collection(t, env.App, vocab.Staff))
 	admin.SetEmail("admin@lanternhouse.org.uk")
 	admin.SetPassword("a-long-password-1")
 	admin.Set("role", vocab.RoleAdmin)
@@ -290,21 +249,12 @@ func TestRelayDownWaitsThenPausesAndResumes(t *testing.T) {
 	assertOncePerRecipient(t, env, sups, c.Id)
 }
 
-func mustCollection(t testing.TB, env *testkit.Env, name string) *core.Collection {
-	t.Helper()
-	c, err := env.App.FindCollectionByNameOrId(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // An address put on the suppression list after it subscribed (here while
 // still "subscribed") is skipped at send time.
 func TestSuppressedAddressIsSkipped(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{Configure: fast(nil)})
 	sups := seed(t, env, 20)
-	s := core.NewRecord(mustCollection(t, env, vocab.Suppressions))
+	s := core.NewRecord(testkit.Collection(t, env.App, vocab.Suppressions))
 	s.Set("email_hash", sups[3].GetString("email")) // hashed on save
 	s.Set("reason", vocab.SuppressManual)
 	if err := env.App.Save(s); err != nil {

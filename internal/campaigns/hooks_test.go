@@ -30,7 +30,7 @@ func login(t testing.TB, env *testkit.Env, role string) string {
 	if role == "superuser" {
 		coll = core.CollectionNameSuperusers
 	}
-	rec := core.NewRecord(mustCollection(t, env, coll))
+	rec := core.NewRecord(testkit.Collection(t, env.App, coll))
 	rec.SetEmail(role + "@lanternhouse.org.uk")
 	rec.SetPassword("a-long-password-1")
 	if coll == vocab.Staff {
@@ -141,7 +141,7 @@ func exportCampaign(t testing.TB, env *testkit.Env, id string) map[string]string
 // in 2099 too.
 func inState(t testing.TB, env *testkit.Env, status string) *core.Record {
 	t.Helper()
-	c := core.NewRecord(mustCollection(t, env, vocab.Campaigns))
+	c := core.NewRecord(testkit.Collection(t, env.App, vocab.Campaigns))
 	c.Set("name", "In state "+status)
 	c.Set("subject", "Hello {{.FirstName}}")
 	c.Set("body_format", vocab.FormatMarkdown)
@@ -159,13 +159,13 @@ func inState(t testing.TB, env *testkit.Env, status string) *core.Record {
 		t.Fatal(err)
 	}
 	if status == vocab.CampaignSending {
-		sup := core.NewRecord(mustCollection(t, env, vocab.Supporters))
+		sup := core.NewRecord(testkit.Collection(t, env.App, vocab.Supporters))
 		sup.Set("email", "held-"+c.Id+"@example.org")
 		sup.Set("status", vocab.StatusSubscribed)
 		if err := env.App.Save(sup); err != nil {
 			t.Fatal(err)
 		}
-		d := core.NewRecord(mustCollection(t, env, vocab.Deliveries))
+		d := core.NewRecord(testkit.Collection(t, env.App, vocab.Deliveries))
 		d.Set("campaign", c.Id)
 		d.Set("supporter", sup.Id)
 		d.Set("email", sup.GetString("email"))
@@ -375,7 +375,7 @@ func TestStatusTransitions(t *testing.T) {
 func TestContentLockedOnceSendingStarts(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{Configure: fast(nil)})
 	comms := login(t, env, vocab.RoleComms)
-	other := core.NewRecord(mustCollection(t, env, vocab.Topics))
+	other := core.NewRecord(testkit.Collection(t, env.App, vocab.Topics))
 	other.Set("name", "Volunteering")
 	other.Set("slug", "volunteering")
 	other.Set("public", true)

@@ -57,7 +57,7 @@ func TestSameAnswerForNewKnownAndSuppressed(t *testing.T) {
 	mailsBefore := len(env.SMTP.To("known@example.org"))
 	knownAnswer := post("known@example.org")
 
-	suppression := core.NewRecord(mustCollection(t, env, vocab.Suppressions))
+	suppression := core.NewRecord(testkit.Collection(t, env.App, vocab.Suppressions))
 	suppression.Set("email_hash", "Gone@Example.org")
 	suppression.Set("reason", vocab.SuppressErased)
 	if err := env.App.Save(suppression); err != nil {
@@ -368,15 +368,6 @@ func topicSlugs(t *testing.T, env *testkit.Env, sup *core.Record) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, ",")
-}
-
-func mustCollection(t *testing.T, env *testkit.Env, name string) *core.Collection {
-	t.Helper()
-	c, err := env.App.FindCollectionByNameOrId(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // Pages link the logo on their own origin, so they look right even before
