@@ -72,6 +72,7 @@ func Register(app core.App, cfg Config) error {
 		h := &signup.Handlers{S: &signup.Service{
 			App: app, Signer: signer, Views: set, Identity: identity.Get, Topics: topics, Writes: writes,
 			Notify: worker.Wake, MinSubmit: cfg.MinSubmit, ResendAfter: cfg.ResendAfter,
+			Unsubscribed: campaigns.CountUnsubscribe,
 		}}
 		routes(se, h, engine, set)
 		var err error

@@ -123,6 +123,21 @@ func TestCampaignReachesEveryoneOnceWithListHeaders(t *testing.T) {
 	if s.GetString("status") != vocab.StatusUnsubscribed {
 		t.Fatalf("after one-click status = %s", s.GetString("status"))
 	}
+	// It counts against this campaign, once.
+	if got, _ := env.App.FindRecordById(vocab.Campaigns, c.Id); got.GetInt("unsubscribed") != 1 {
+		t.Errorf("campaign unsubscribed counter = %d, want 1", got.GetInt("unsubscribed"))
+	}
+	// Another supporter's link edited to name reader 42's delivery unsubscribes
+	// that supporter but counts nothing against the campaign.
+	other := strings.Trim(env.SMTP.To("reader00043@example.org")[0].Header.Get("List-Unsubscribe"), "<>")
+	d42 := oneClick[strings.Index(oneClick, "&d="):]
+	forged := other[:strings.Index(other, "&d=")] + d42
+	if status, _ := env.Do(t, http.MethodPost, strings.TrimPrefix(forged, env.URL), "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click"); status != http.StatusOK {
+		t.Fatalf("forged one-click = %d", status)
+	}
+	if got, _ := env.App.FindRecordById(vocab.Campaigns, c.Id); got.GetInt("unsubscribed") != 1 {
+		t.Errorf("after an edited link the counter = %d, want still 1", got.GetInt("unsubscribed"))
+	}
 }
 
 func TestTemporaryRefusalsAreRetried(t *testing.T) {

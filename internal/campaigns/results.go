@@ -115,3 +115,16 @@ func (r *runner) suppress(tx core.App, res result, now string) error {
 		Bind(dbx.Params{"hash": r.e.Hash(res.Email), "reason": vocab.SuppressHardBounce, "note": truncate("campaign "+r.id+": "+res.err, 1000), "now": now}).Execute()
 	return err
 }
+
+// CountUnsubscribe adds an unsubscribe to the campaign whose message's link
+// was used, if that delivery went to this supporter (so a link can't be
+// edited to count against another campaign).
+func CountUnsubscribe(tx core.App, supporterID, deliveryID string) error {
+	if deliveryID == "" {
+		return nil
+	}
+	_, err := tx.DB().NewQuery(`UPDATE {{campaigns}} SET unsubscribed = unsubscribed + 1
+		WHERE id = (SELECT campaign FROM {{deliveries}} WHERE id = {:d} AND supporter = {:s})`).
+		Bind(dbx.Params{"d": deliveryID, "s": supporterID}).Execute()
+	return err
+}

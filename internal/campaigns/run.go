@@ -333,7 +333,7 @@ func (r *runner) message(j job) (*mailsend.Message, error) {
 	link := func(path string, p tokens.Purpose, subject string, ttl time.Duration) string {
 		return r.identity.AppURL + path + "?token=" + url.QueryEscape(r.e.Signer.Sign(p, subject, ttl))
 	}
-	unsub := link("/unsubscribe", tokens.Unsubscribe, j.Supporter, tokens.UnsubscribeTTL)
+	unsub := link("/unsubscribe", tokens.Unsubscribe, j.Supporter, tokens.UnsubscribeTTL) + "&d=" + j.ID
 	m, err := r.compiled.Render(Recipient{
 		FirstName: j.FirstName, LastName: j.LastName, Email: j.Email,
 		UnsubscribeURL: unsub,

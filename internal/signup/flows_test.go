@@ -210,6 +210,10 @@ func TestUnsubscribeGetChangesNothingButtonDoes(t *testing.T) {
 	if got := supporter(t, env, "reader@example.org").GetString("status"); got != vocab.StatusSubscribed {
 		t.Fatalf("GET changed status to %s", got)
 	}
+	// From a campaign's link, the button keeps the delivery it came from.
+	if _, body := env.Do(t, http.MethodGet, path+"&d=abc123", "", ""); !strings.Contains(body, "&amp;d=abc123") {
+		t.Error("the unsubscribe button drops the delivery id")
+	}
 	status, body := env.Do(t, http.MethodPost, path, "application/x-www-form-urlencoded", "")
 	if status != http.StatusOK || !strings.Contains(html.UnescapeString(body), "You've been unsubscribed") {
 		t.Fatalf("button = %d:\n%s", status, truncate(body))

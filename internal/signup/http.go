@@ -36,6 +36,7 @@ type page struct {
 	Topics           []topicChoice
 	Errors           FieldErrors
 	Token            string
+	Delivery         string // the campaign message an unsubscribe link came from
 	PreferencesToken string
 	UnsubscribeToken string
 	Snippet          string
@@ -236,7 +237,7 @@ func (h *Handlers) UnsubscribePage(e *core.RequestEvent) error {
 		return h.linkFailure(e, err)
 	}
 	return h.render(e, http.StatusOK, "unsubscribe", page{
-		Title: "Unsubscribe", Form: formValues{Email: sup.GetString("email")}, Token: token,
+		Title: "Unsubscribe", Form: formValues{Email: sup.GetString("email")}, Token: token, Delivery: e.Request.URL.Query().Get("d"),
 		PreferencesToken: h.S.Signer.Sign(tokens.Preferences, sup.Id, tokens.PreferencesTTL),
 	})
 }
@@ -250,8 +251,9 @@ func (h *Handlers) Unsubscribe(e *core.RequestEvent) error {
 	if e.Request.PostForm.Get("List-Unsubscribe") == "One-Click" {
 		method = vocab.MethodOneClick
 	}
-	token := e.Request.URL.Query().Get("token")
-	if _, err := h.S.Unsubscribe(token, method, e.RealIP(), e.Request.UserAgent()); err != nil {
+	q := e.Request.URL.Query()
+	token := q.Get("token")
+	if _, err := h.S.Unsubscribe(token, q.Get("d"), method, e.RealIP(), e.Request.UserAgent()); err != nil {
 		if method == vocab.MethodOneClick {
 			var le *LinkError
 			if errors.As(err, &le) {

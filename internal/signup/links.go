@@ -133,8 +133,9 @@ func (s *Service) Supporter(p tokens.Purpose, token string) (*core.Record, error
 
 // Unsubscribe stops all mail to the supporter at once: status unsubscribed,
 // a withdrawal row, and every queued message cancelled. Repeating it is a
-// success that changes nothing.
-func (s *Service) Unsubscribe(token, method, ip, userAgent string) (Outcome, error) {
+// success that changes nothing. deliveryID names the campaign message whose
+// link was used, when there was one.
+func (s *Service) Unsubscribe(token, deliveryID, method, ip, userAgent string) (Outcome, error) {
 	claims, err := s.Signer.Verify(tokens.Unsubscribe, token)
 	if err != nil {
 		return 0, linkError(err, "unsubscribe")
@@ -151,7 +152,13 @@ func (s *Service) Unsubscribe(token, method, ip, userAgent string) (Outcome, err
 			outcome = AlreadyDone
 			return nil
 		}
-		return s.withdrawAll(tx, sup, method, ip, userAgent)
+		if err := s.withdrawAll(tx, sup, method, ip, userAgent); err != nil {
+			return err
+		}
+		if s.Unsubscribed != nil {
+			return s.Unsubscribed(tx, sup.Id, deliveryID)
+		}
+		return nil
 	})
 	return outcome, err
 }

@@ -30,6 +30,10 @@ type Service struct {
 	Views    *views.Set
 	Identity func() (charity.Identity, error)
 	Topics   *TopicCache
+	// Unsubscribed, when set, is told of each unsubscribe in its
+	// transaction, with the delivery whose link was used (may be empty), so
+	// the campaign can count it.
+	Unsubscribed func(tx core.App, supporterID, deliveryID string) error
 	// Writes, when set, shares one transaction among concurrent signups
 	// (group commit); nil runs each signup in its own transaction.
 	Writes *groupcommit.Committer
