@@ -130,3 +130,16 @@ const (
 
 // Schedules is the collection of recurring newsletters.
 const Schedules = "schedules"
+
+// Events collections.
+const (
+	Events   = "events"
+	SyncRuns = "sync_runs"
+)
+
+// Event sources.
+const (
+	SourceFacebookPost  = "facebook_post"
+	SourceFacebookEvent = "facebook_event"
+	SourceManual        = "manual"
+)

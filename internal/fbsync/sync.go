@@ -1,0 +1,266 @@
+// Package fbsync brings the charity's Facebook events into the events
+// collection: it fetches (posts or the events edge) without holding the
+// database, then upserts by Facebook id in short transactions, writing only
+// what Facebook changed and never the fields staff own.
+package fbsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"supportercrm/internal/fbgraph"
+	"supportercrm/internal/vocab"
+)
+
+// ErrBusy means another sync is running; this one was skipped.
+var ErrBusy = errors.New("a facebook sync is already running")
+
+// Source is what to read: the Page's posts (default) or its events edge.
+type Source string
+
+const (
+	Posts  Source = "posts"
+	Events Source = "events"
+)
+
+// Fetcher is the part of the Graph client the sync uses.
+type Fetcher interface {
+	Posts(ctx context.Context) ([]fbgraph.Post, error)
+	Events(ctx context.Context) ([]fbgraph.Event, error)
+}
+
+// Syncer runs syncs, one at a time.
+type Syncer struct {
+	App    core.App
+	Graph  Fetcher
+	Source Source
+	Now    func() time.Time
+	mu     sync.Mutex
+}
+
+// Result counts what a sync did.
+type Result struct {
+	Fetched, Created, Updated, Removed int
+}
+
+// item is one event as Facebook describes it, whatever the source.
+type item struct {
+	id, name, description, place, timezone string
+	coverURL, ticketURL, facebookURL       string
+	start, end                             fbgraph.Time
+	online, cancelled                      bool
+	updated                                time.Time
+}
+
+// Sync fetches and upserts. A fetch that stopped early (rate limit, expired
+// token) still upserts what arrived, but marks nothing removed. The run is
+// recorded in sync_runs either way.
+func (s *Syncer) Sync(ctx context.Context, trigger string) (Result, error) {
+	if !s.mu.TryLock() {
+		return Result{}, ErrBusy
+	}
+	defer s.mu.Unlock()
+	run, err := s.startRun(trigger)
+	if err != nil {
+		return Result{}, err
+	}
+	items, fetchErr := s.fetch(ctx)
+	res := Result{Fetched: len(items)}
+	upsertErr := s.upsert(items, &res)
+	if fetchErr == nil && upsertErr == nil {
+		upsertErr = s.markRemoved(items, &res)
+	}
+	err = errors.Join(fetchErr, upsertErr)
+	if ferr := s.finishRun(run, res, err); ferr != nil && err == nil {
+		err = ferr
+	}
+	return res, err
+}
+
+func (s *Syncer) sourceKind() string {
+	if s.Source == Events {
+		return vocab.SourceFacebookEvent
+	}
+	return vocab.SourceFacebookPost
+}
+
+func (s *Syncer) fetch(ctx context.Context) ([]item, error) {
+	if s.Source == Events {
+		events, err := s.Graph.Events(ctx)
+		items := make([]item, 0, len(events))
+		for _, e := range events {
+			it := item{id: e.ID, name: e.Name, description: e.Description, start: e.Start, end: e.End, timezone: e.Timezone,
+				place: e.Place.String(), online: e.Online, cancelled: e.Canceled, coverURL: e.Cover.Source,
+				ticketURL: firstOf(e.TicketURL, e.OnlineURL), facebookURL: "https://www.facebook.com/events/" + e.ID + "/", updated: e.Updated.Time}
+			items = append(items, it)
+		}
+		return items, err
+	}
+	posts, err := s.Graph.Posts(ctx)
+	var items []item
+	for _, p := range posts {
+		a := p.Event()
+		if a == nil {
+			continue // an ordinary post
+		}
+		it := item{id: firstOf(a.Target.ID, p.ID), name: firstOf(a.Title, firstLine(p.Message)), description: p.Message,
+			coverURL: firstOf(a.Media.Image.Src, p.Picture), facebookURL: firstOf(a.Target.URL, a.URL, p.Permalink), updated: p.Updated.Time}
+		items = append(items, it)
+	}
+	return items, err
+}
+
+// batchSize bounds each write transaction, so signups never wait long.
+const batchSize = 100
+
+func (s *Syncer) upsert(items []item, res *Result) error {
+	for start := 0; start < len(items); start += batchSize {
+		batch := items[start:min(start+batchSize, len(items))]
+		err := s.App.RunInTransaction(func(tx core.App) error {
+			for _, it := range batch {
+				created, updated, err := s.upsertOne(tx, it)
+				if err != nil {
+					return fmt.Errorf("event %s: %w", it.id, err)
+				}
+				if created {
+					res.Created++
+				} else if updated {
+					res.Updated++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// upsertOne writes Facebook's fields when the event is new, when Facebook's
+// updated_time has moved, or when it had been marked removed.
+func (s *Syncer) upsertOne(tx core.App, it item) (created, updated bool, err error) {
+	r, err := tx.FindFirstRecordByData(vocab.Events, "facebook_id", it.id)
+	if err != nil {
+		col, cerr := tx.FindCachedCollectionByNameOrId(vocab.Events)
+		if cerr != nil {
+			return false, false, cerr
+		}
+		r = core.NewRecord(col)
+		r.Set("facebook_id", it.id)
+		r.Set("source", s.sourceKind())
+		created = true
+	} else if r.GetString("source") == vocab.SourceManual {
+		return false, false, nil // staff own it entirely
+	} else if !it.updated.After(r.GetDateTime("facebook_updated").Time()) && !r.GetBool("removed") {
+		return false, false, nil
+	}
+	r.Set("name", truncate(firstOf(it.name, "Event"), 300))
+	r.Set("description", it.description)
+	r.Set("start", timeOrEmpty(it.start))
+	r.Set("end", timeOrEmpty(it.end))
+	r.Set("date_only", it.start.DateOnly)
+	r.Set("timezone", it.timezone)
+	r.Set("place", truncate(it.place, 500))
+	r.Set("online", it.online)
+	r.Set("cover_url", it.coverURL)
+	r.Set("ticket_url", it.ticketURL)
+	r.Set("facebook_url", it.facebookURL)
+	r.Set("cancelled", it.cancelled)
+	r.Set("removed", false)
+	r.Set("facebook_updated", it.updated)
+	r.Set("synced_at", s.Now())
+	if err := tx.Save(r); err != nil {
+		return false, false, err
+	}
+	return created, !created, nil
+}
+
+// markRemoved flags events of this source that a complete fetch no longer
+// returned. They are kept (staff may have linked to them), not deleted.
+func (s *Syncer) markRemoved(items []item, res *Result) error {
+	seen := make(map[string]bool, len(items))
+	for _, it := range items {
+		seen[it.id] = true
+	}
+	current, err := s.App.FindAllRecords(vocab.Events, dbx.HashExp{"source": s.sourceKind(), "removed": false})
+	if err != nil {
+		return err
+	}
+	var gone []*core.Record
+	for _, r := range current {
+		if !seen[r.GetString("facebook_id")] {
+			gone = append(gone, r)
+		}
+	}
+	return s.App.RunInTransaction(func(tx core.App) error {
+		for _, r := range gone {
+			r.Set("removed", true)
+			r.Set("synced_at", s.Now())
+			if err := tx.Save(r); err != nil {
+				return err
+			}
+			res.Removed++
+		}
+		return nil
+	})
+}
+
+func (s *Syncer) startRun(trigger string) (*core.Record, error) {
+	col, err := s.App.FindCachedCollectionByNameOrId(vocab.SyncRuns)
+	if err != nil {
+		return nil, err
+	}
+	run := core.NewRecord(col)
+	run.Set("source", string(s.Source))
+	run.Set("trigger", trigger)
+	run.Set("started", s.Now())
+	return run, s.App.Save(run)
+}
+
+func (s *Syncer) finishRun(run *core.Record, res Result, err error) error {
+	run.Set("finished", s.Now())
+	run.Set("fetched", res.Fetched)
+	run.Set("created_count", res.Created)
+	run.Set("updated_count", res.Updated)
+	run.Set("removed_count", res.Removed)
+	if err != nil {
+		run.Set("error", truncate(err.Error(), 2000))
+	}
+	return s.App.Save(run)
+}
+
+func timeOrEmpty(t fbgraph.Time) any {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Time
+}
+
+func firstOf(vals ...string) string {
+	for _, v := range vals {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return truncate(line, 120)
+}
+
+func truncate(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}

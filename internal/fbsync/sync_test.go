@@ -1,0 +1,264 @@
+package fbsync_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	"supportercrm/internal/fbgraph"
+	"supportercrm/internal/fbsync"
+	"supportercrm/internal/testkit"
+	"supportercrm/internal/vocab"
+	_ "supportercrm/pb_migrations"
+)
+
+const pageID = "104857600000001"
+
+// graph is a fake Graph API: each edge serves the pages the test sets, in
+// the documented JSON shape, linked by paging.next.
+type graph struct {
+	*httptest.Server
+	mu    sync.Mutex
+	pages map[string][]string // edge -> data arrays (JSON), one per page
+	fail  map[string]string   // "edge/page" -> error body served instead
+	hold  chan struct{}       // when set, requests wait on it
+	held  chan struct{}       // signalled when a request starts waiting
+}
+
+func newGraph(t *testing.T) *graph {
+	g := &graph{pages: map[string][]string{}, fail: map[string]string{}}
+	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		hold, held := g.hold, g.held
+		g.mu.Unlock()
+		if hold != nil {
+			select {
+			case held <- struct{}{}:
+			default:
+			}
+			<-hold
+		}
+		edge := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+		n, _ := strconv.Atoi(r.URL.Query().Get("after"))
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if body, ok := g.fail[fmt.Sprintf("%s/%d", edge, n)]; ok {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, body)
+			return
+		}
+		pages := g.pages[edge]
+		if n >= len(pages) {
+			fmt.Fprint(w, `{"data":[]}`)
+			return
+		}
+		next := ""
+		if n+1 < len(pages) {
+			next = fmt.Sprintf(`,"paging":{"next":"%s/v26.0/%s/%s?fields=id&after=%d"}`, g.URL, pageID, edge, n+1)
+		}
+		fmt.Fprintf(w, `{"data":%s%s}`, pages[n], next)
+	}))
+	t.Cleanup(g.Close)
+	return g
+}
+
+func (g *graph) set(edge string, pages ...string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.pages[edge] = pages
+}
+
+// eventPost is a post announcing an event, as the Page feed shows it.
+func eventPost(eventID, title, updated string) string {
+	return fmt.Sprintf(`{"id":"%s_9%s","created_time":"2026-11-20T09:12:00+0000","updated_time":"%s","message":"%s 🏠\nJoin us!",
+		"permalink_url":"https://www.facebook.com/%s/posts/9%s","status_type":"created_event",
+		"attachments":{"data":[{"type":"event","title":"%s","url":"https://www.facebook.com/events/%s/",
+		"target":{"id":"%s","url":"https://www.facebook.com/events/%s/"},"media":{"image":{"src":"https://scontent.example.net/%s.jpg"}}}]}}`,
+		pageID, eventID, updated, title, pageID, eventID, title, eventID, eventID, eventID, eventID)
+}
+
+const ordinaryPost = `{"id":"104857600000001_1","created_time":"2026-11-18T12:00:00+0000","updated_time":"2026-11-18T12:00:00+0000","message":"Thank you all","status_type":"mobile_status_update"}`
+
+func setup(t *testing.T, source fbsync.Source) (*tests.TestApp, *graph, *fbsync.Syncer) {
+	t.Helper()
+	app, err := tests.NewTestApp(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(app.Cleanup)
+	g := newGraph(t)
+	client, err := fbgraph.New(fbgraph.Config{BaseURL: g.URL, PageID: pageID, Token: "page-token", Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app, g, &fbsync.Syncer{App: app, Graph: client, Source: source, Now: time.Now}
+}
+
+func event(t *testing.T, app core.App, fbID string) *core.Record {
+	t.Helper()
+	r, err := app.FindFirstRecordByData(vocab.Events, "facebook_id", fbID)
+	if err != nil {
+		t.Fatalf("event %s: %v", fbID, err)
+	}
+	return r
+}
+
+func TestPostsSyncKeepsEventPostsAndIsIdempotent(t *testing.T) {
+	app, g, s := setup(t, fbsync.Posts)
+	g.set("posts",
+		"["+eventPost("111", "Winter Sleep-Out", "2026-11-21T16:40:05+0000")+","+ordinaryPost+"]",
+		"["+eventPost("222", "Carol concert", "2026-11-22T10:00:00+0000")+"]")
+	res, err := s.Sync(context.Background(), "test")
+	if err != nil || res.Fetched != 2 || res.Created != 2 {
+		t.Fatalf("first sync = %+v, %v", res, err)
+	}
+	e := event(t, app, "111")
+	if e.GetString("name") != "Winter Sleep-Out" || e.GetString("source") != vocab.SourceFacebookPost ||
+		e.GetString("cover_url") != "https://scontent.example.net/111.jpg" || !strings.Contains(e.GetString("description"), "🏠") {
+		t.Errorf("event = %v", e.FieldsData())
+	}
+	before := e.GetDateTime("updated")
+	time.Sleep(5 * time.Millisecond)
+	res, err = s.Sync(context.Background(), "test")
+	if err != nil || res.Created != 0 || res.Updated != 0 || res.Removed != 0 {
+		t.Fatalf("second sync = %+v, %v; want no writes", res, err)
+	}
+	if !event(t, app, "111").GetDateTime("updated").Equal(before) {
+		t.Error("an unchanged event was rewritten")
+	}
+	runs, _ := app.FindRecordsByFilter(vocab.SyncRuns, "", "started", 0, 0)
+	if len(runs) != 2 || runs[0].GetInt("created_count") != 2 || runs[1].GetInt("fetched") != 2 || runs[1].GetDateTime("finished").IsZero() {
+		t.Errorf("sync_runs = %d", len(runs))
+	}
+}
+
+func TestUpdatesKeepStaffFieldsAndRemovalsAreMarked(t *testing.T) {
+	app, g, s := setup(t, fbsync.Posts)
+	g.set("posts", "["+eventPost("111", "Sleep-Out", "2026-11-21T16:40:05+0000")+","+eventPost("222", "Quiz night", "2026-11-21T16:40:05+0000")+"]")
+	if _, err := s.Sync(context.Background(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	e := event(t, app, "111")
+	e.Set("hidden", true)
+	e.Set("blurb", "Bring a sleeping bag")
+	e.Set("staff_place", "St Mary's Church Hall, Leeds")
+	if err := app.Save(e); err != nil {
+		t.Fatal(err)
+	}
+	// Facebook edits the first post; the second leaves the feed.
+	g.set("posts", "["+eventPost("111", "Winter Sleep-Out (new date)", "2026-11-23T08:00:00+0000")+"]")
+	res, err := s.Sync(context.Background(), "test")
+	if err != nil || res.Updated != 1 || res.Removed != 1 {
+		t.Fatalf("sync = %+v, %v", res, err)
+	}
+	e = event(t, app, "111")
+	if e.GetString("name") != "Winter Sleep-Out (new date)" || !e.GetBool("hidden") || e.GetString("blurb") != "Bring a sleeping bag" || e.GetString("staff_place") == "" {
+		t.Errorf("after update: %v", e.FieldsData())
+	}
+	if gone := event(t, app, "222"); !gone.GetBool("removed") {
+		t.Error("the event gone from the feed is not marked removed")
+	}
+	// It comes back: no longer removed.
+	g.set("posts", "["+eventPost("111", "Winter Sleep-Out (new date)", "2026-11-23T08:00:00+0000")+","+eventPost("222", "Quiz night", "2026-11-21T16:40:05+0000")+"]")
+	if _, err := s.Sync(context.Background(), "test"); err != nil || event(t, app, "222").GetBool("removed") {
+		t.Fatalf("reappeared event still removed (%v)", err)
+	}
+}
+
+func TestExpiredTokenMidFetchLosesNothing(t *testing.T) {
+	app, g, s := setup(t, fbsync.Posts)
+	g.set("posts", "["+eventPost("111", "Sleep-Out", "2026-11-21T16:40:05+0000")+"]", "["+eventPost("222", "Quiz", "2026-11-21T16:40:05+0000")+"]")
+	if _, err := s.Sync(context.Background(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	g.fail["posts/1"] = `{"error":{"message":"Error validating access token: Session has expired","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"X"}}`
+	g.mu.Unlock()
+	res, err := s.Sync(context.Background(), "test")
+	var ge *fbgraph.Error
+	if !errors.As(err, &ge) || ge.Kind != fbgraph.TokenInvalid || res.Removed != 0 {
+		t.Fatalf("sync with an expired token = %+v, %v", res, err)
+	}
+	if event(t, app, "222").GetBool("removed") {
+		t.Error("an incomplete fetch marked an event removed")
+	}
+	runs, _ := app.FindRecordsByFilter(vocab.SyncRuns, "", "-started", 1, 0)
+	if !strings.Contains(runs[0].GetString("error"), "token invalid") || strings.Contains(runs[0].GetString("error"), "page-token") {
+		t.Errorf("run error = %q", runs[0].GetString("error"))
+	}
+}
+
+func TestEventsEdgeAndManualEvents(t *testing.T) {
+	app, g, s := setup(t, fbsync.Events)
+	manual := core.NewRecord(testkit.Collection(t, app, vocab.Events))
+	manual.Set("name", "Coffee morning")
+	manual.Set("source", vocab.SourceManual)
+	if err := app.Save(manual); err != nil {
+		t.Fatal(err)
+	}
+	g.set("events", `[{"id":"333","name":"Carols","start_time":"2026-12-20","is_canceled":true,"timezone":"Europe/London","updated_time":"2026-11-23T08:00:00+0000","place":{"name":"St Mary's Church"}},
+		{"id":"444","name":"Briefing","start_time":"2027-01-20T19:30:00+0000","end_time":"2027-01-20T20:15:00+0000","is_online":true,"online_event_third_party_url":"https://meet.example.org/b","updated_time":"2026-12-01T09:00:00+0000"}]`)
+	res, err := s.Sync(context.Background(), "test")
+	if err != nil || res.Created != 2 || res.Removed != 0 {
+		t.Fatalf("sync = %+v, %v", res, err)
+	}
+	carols, briefing := event(t, app, "333"), event(t, app, "444")
+	if !carols.GetBool("cancelled") || !carols.GetBool("date_only") || carols.GetString("place") != "St Mary's Church" || carols.GetString("source") != vocab.SourceFacebookEvent {
+		t.Errorf("carols = %v", carols.FieldsData())
+	}
+	if !briefing.GetBool("online") || briefing.GetString("ticket_url") != "https://meet.example.org/b" ||
+		!briefing.GetDateTime("end").Time().Equal(time.Date(2027, 1, 20, 20, 15, 0, 0, time.UTC)) {
+		t.Errorf("briefing = %v", briefing.FieldsData())
+	}
+	if m, _ := app.FindRecordById(vocab.Events, manual.Id); m.GetBool("removed") || m.GetString("name") != "Coffee morning" {
+		t.Error("the sync touched an event entered by staff")
+	}
+}
+
+func TestOneSyncAtATime(t *testing.T) {
+	_, g, s := setup(t, fbsync.Posts)
+	g.set("posts", "["+eventPost("111", "Sleep-Out", "2026-11-21T16:40:05+0000")+"]")
+	hold, held := make(chan struct{}), make(chan struct{}, 1)
+	g.mu.Lock()
+	g.hold, g.held = hold, held
+	g.mu.Unlock()
+	first := make(chan error, 1)
+	go func() { _, err := s.Sync(context.Background(), "cron"); first <- err }()
+	<-held // the first sync holds the lock and waits on the fake API
+	if _, err := s.Sync(context.Background(), "webhook"); !errors.Is(err, fbsync.ErrBusy) {
+		t.Errorf("second concurrent sync: %v, want ErrBusy", err)
+	}
+	close(hold)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Anonymous API callers see only the events the public page would show.
+func TestHiddenEventsAreNotPublic(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{})
+	col := testkit.Collection(t, env.App, vocab.Events)
+	for name, hidden := range map[string]bool{"Open day": false, "Trustees' dinner": true} {
+		r := core.NewRecord(col)
+		r.Set("name", name)
+		r.Set("source", vocab.SourceManual)
+		r.Set("hidden", hidden)
+		if err := env.App.Save(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status, body := env.Do(t, http.MethodGet, "/api/collections/events/records", "", "")
+	if status != http.StatusOK || !strings.Contains(body, "Open day") || strings.Contains(body, "Trustees") {
+		t.Fatalf("anonymous events list = %d:\n%s", status, body)
+	}
+}
