@@ -12,6 +12,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"supportercrm/internal/charity"
+	"supportercrm/internal/clip"
 	"supportercrm/internal/mailsend"
 	"supportercrm/internal/tokens"
 	"supportercrm/internal/vocab"
@@ -220,7 +221,7 @@ func ContentOf(c *core.Record) Content {
 // is still scheduled or sending: a pause or cancel by staff at the same
 // moment wins.
 func (e *Engine) finish(id, status, note string) error {
-	params := dbx.Params{"id": id, "status": status, "note": truncate(note, 2000), "now": types.NowDateTime().String(),
+	params := dbx.Params{"id": id, "status": status, "note": clip.Runes(note, 2000), "now": types.NowDateTime().String(),
 		"scheduled": vocab.CampaignScheduled, "sending": vocab.CampaignSending}
 	q := "UPDATE {{campaigns}} SET status = {:status}, last_error = {:note}, updated = {:now}"
 	if status == vocab.CampaignSent || status == vocab.CampaignFailed {
@@ -232,11 +233,4 @@ func (e *Engine) finish(id, status, note string) error {
 		return fmt.Errorf("failed to mark campaign %s %s: %w", id, status, err)
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

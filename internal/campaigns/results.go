@@ -7,6 +7,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"supportercrm/internal/clip"
 	"supportercrm/internal/vocab"
 )
 
@@ -112,7 +113,7 @@ func (r *runner) suppress(tx core.App, res result, now string) error {
 	}
 	_, err = tx.DB().NewQuery(`INSERT OR IGNORE INTO {{suppressions}} (id, email_hash, reason, note, created)
 		VALUES (substr(lower(hex(randomblob(8))), 1, 15), {:hash}, {:reason}, {:note}, {:now})`).
-		Bind(dbx.Params{"hash": r.e.Hash(res.Email), "reason": vocab.SuppressHardBounce, "note": truncate("campaign "+r.id+": "+res.err, 1000), "now": now}).Execute()
+		Bind(dbx.Params{"hash": r.e.Hash(res.Email), "reason": vocab.SuppressHardBounce, "note": clip.Runes("campaign "+r.id+": "+res.err, 1000), "now": now}).Execute()
 	return err
 }
 

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"supportercrm/internal/charity"
+	"supportercrm/internal/clip"
 	"supportercrm/internal/mailsend"
 	"supportercrm/internal/tokens"
 	"supportercrm/internal/vocab"
@@ -310,7 +311,7 @@ func (r *runner) relayDown(err error) {
 // failure turns a send error into the delivery's next state.
 func (r *runner) failure(j job, err error) result {
 	f := mailsend.Classify(err)
-	res := result{job: j, err: truncate(err.Error(), 2000)}
+	res := result{job: j, err: clip.Runes(err.Error(), 2000)}
 	res.Attempts++
 	switch {
 	case !f.Temporary:

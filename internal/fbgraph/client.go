@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"supportercrm/internal/clip"
 )
 
 // Defaults for Config.
@@ -157,7 +159,7 @@ func (c *Client) follow(link string) (*url.URL, error) {
 	}
 	u, err := url.Parse(link)
 	if err != nil || u.Scheme != c.base.Scheme || u.Host != c.base.Host {
-		return nil, &Error{Kind: Malformed, Message: "paging.next points outside the Graph API: " + c.redact(truncate(link, 200))}
+		return nil, &Error{Kind: Malformed, Message: "paging.next points outside the Graph API: " + c.redact(clip.Runes(link, 200))}
 	}
 	q := u.Query()
 	q.Del("access_token")

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"supportercrm/internal/clip"
 )
 
 // Post is a Page post, with what an event announcement carries.
@@ -142,7 +144,7 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
-		return fmt.Errorf("time must be a string, got %s", truncate(s, 40))
+		return fmt.Errorf("time must be a string, got %s", clip.Runes(s, 40))
 	}
 	parsed, err := ParseTime(s[1 : len(s)-1])
 	if err != nil {
@@ -150,13 +152,6 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	}
 	*t = parsed
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // UnmarshalJSON reads a post, flattening attachments{data:[…]}.

@@ -15,6 +15,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
+	"supportercrm/internal/clip"
 	"supportercrm/internal/fbgraph"
 	"supportercrm/internal/vocab"
 )
@@ -162,13 +163,13 @@ func (s *Syncer) upsertOne(tx core.App, it item) (created, updated bool, err err
 	} else if !it.updated.After(r.GetDateTime("facebook_updated").Time()) && !r.GetBool("removed") {
 		return false, false, nil
 	}
-	r.Set("name", truncate(firstOf(it.name, "Event"), 300))
+	r.Set("name", clip.Runes(firstOf(it.name, "Event"), 300))
 	r.Set("description", it.description)
 	r.Set("start", timeOrEmpty(it.start))
 	r.Set("end", timeOrEmpty(it.end))
 	r.Set("date_only", it.start.DateOnly)
 	r.Set("timezone", it.timezone)
-	r.Set("place", truncate(it.place, 500))
+	r.Set("place", clip.Runes(it.place, 500))
 	r.Set("online", it.online)
 	r.Set("cover_url", it.coverURL)
 	r.Set("ticket_url", it.ticketURL)
@@ -232,7 +233,7 @@ func (s *Syncer) finishRun(run *core.Record, res Result, err error) error {
 	run.Set("updated_count", res.Updated)
 	run.Set("removed_count", res.Removed)
 	if err != nil {
-		run.Set("error", truncate(err.Error(), 2000))
+		run.Set("error", clip.Runes(err.Error(), 2000))
 	}
 	return s.App.Save(run)
 }
@@ -255,12 +256,5 @@ func firstOf(vals ...string) string {
 
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return truncate(line, 120)
-}
-
-func truncate(s string, n int) string {
-	if len([]rune(s)) <= n {
-		return s
-	}
-	return string([]rune(s)[:n])
+	return clip.Runes(line, 120)
 }

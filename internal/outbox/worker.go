@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/mail"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"supportercrm/internal/clip"
 	"supportercrm/internal/mailsend"
 	"supportercrm/internal/vocab"
 )
@@ -227,7 +227,7 @@ func (w *Worker) outcome(r *core.Record, messageID string, sendErr error) {
 		return
 	}
 	f := mailsend.Classify(sendErr)
-	r.Set("last_error", truncate(sendErr.Error(), 2000))
+	r.Set("last_error", clip.Runes(sendErr.Error(), 2000))
 	age := now.Sub(r.GetDateTime("created").Time())
 	if !f.Temporary || age > w.cfg.GiveUpAfter {
 		r.Set("status", vocab.OutboxFailed)
@@ -246,11 +246,4 @@ func (w *Worker) retryDelay(attempt int) time.Duration {
 	}
 	d = min(d, w.cfg.RetryMax)
 	return d/2 + rand.N(d/2+1)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }

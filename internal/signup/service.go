@@ -16,6 +16,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/charity"
+	"supportercrm/internal/clip"
 	"supportercrm/internal/groupcommit"
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/tokens"
@@ -252,8 +253,8 @@ func (s *Service) consentRow(tx core.App, c consentRow) (*core.Record, error) {
 		r.Set("wording_version", charity.WordingVersion(c.wording))
 	}
 	r.Set("method", c.method)
-	r.Set("ip", truncate(c.ip, 64))
-	r.Set("user_agent", truncate(c.userAgent, 500))
+	r.Set("ip", clip.Runes(c.ip, 64))
+	r.Set("user_agent", clip.Runes(c.userAgent, 500))
 	if c.confirmed {
 		r.Set("confirmed_at", time.Now())
 	}
@@ -343,11 +344,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }
