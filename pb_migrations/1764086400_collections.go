@@ -8,19 +8,6 @@ import (
 	"supportercrm/internal/vocab"
 )
 
-// API rules. nil means superusers only; superusers bypass every rule.
-var (
-	ruleStaff = types.Pointer(`@request.auth.collectionName = "staff"`)
-	ruleAdmin = types.Pointer(`@request.auth.collectionName = "staff" && @request.auth.role = "admin"`)
-)
-
-func timestamps() []core.Field {
-	return []core.Field{
-		&core.AutodateField{Name: "created", OnCreate: true},
-		&core.AutodateField{Name: "updated", OnCreate: true, OnUpdate: true},
-	}
-}
-
 func init() {
 	m.Register(func(app core.App) error {
 		topics := core.NewBaseCollection(vocab.Topics)
@@ -171,15 +158,6 @@ func init() {
 		charity.ViewRule = types.Pointer("")
 		return app.Save(charity)
 	}, func(app core.App) error {
-		for _, name := range []string{vocab.Charity, vocab.Staff, vocab.Suppressions, vocab.Outbox, vocab.Consents, vocab.Supporters, vocab.Topics} {
-			c, err := app.FindCollectionByNameOrId(name)
-			if err != nil {
-				return err
-			}
-			if err := app.Delete(c); err != nil {
-				return err
-			}
-		}
-		return nil
+		return deleteCollections(app, vocab.Charity, vocab.Staff, vocab.Suppressions, vocab.Outbox, vocab.Consents, vocab.Supporters, vocab.Topics)
 	})
 }

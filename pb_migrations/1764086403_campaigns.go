@@ -74,15 +74,6 @@ func init() {
 		deliveries.ViewRule = ruleStaff
 		return app.Save(deliveries)
 	}, func(app core.App) error {
-		for _, name := range []string{vocab.Deliveries, vocab.Campaigns} {
-			c, err := app.FindCollectionByNameOrId(name)
-			if err != nil {
-				return err
-			}
-			if err := app.Delete(c); err != nil {
-				return err
-			}
-		}
-		return nil
+		return deleteCollections(app, vocab.Deliveries, vocab.Campaigns)
 	})
 }

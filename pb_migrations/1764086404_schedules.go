@@ -47,10 +47,6 @@ func init() {
 		s.DeleteRule = ruleAdmin
 		return app.Save(s)
 	}, func(app core.App) error {
-		c, err := app.FindCollectionByNameOrId(vocab.Schedules)
-		if err != nil {
-			return err
-		}
-		return app.Delete(c)
+		return deleteCollections(app, vocab.Schedules)
 	})
 }

@@ -70,15 +70,6 @@ func init() {
 		runs.ViewRule = ruleStaff
 		return app.Save(runs)
 	}, func(app core.App) error {
-		for _, name := range []string{vocab.SyncRuns, vocab.Events} {
-			c, err := app.FindCollectionByNameOrId(name)
-			if err != nil {
-				return err
-			}
-			if err := app.Delete(c); err != nil {
-				return err
-			}
-		}
-		return nil
+		return deleteCollections(app, vocab.SyncRuns, vocab.Events)
 	})
 }

@@ -28,14 +28,16 @@ func (e *Engine) ViewPage(ev *core.RequestEvent) error {
 	if err != nil || sup.GetString("status") == vocab.StatusErased {
 		return ev.NotFoundError("This email is no longer available.", nil)
 	}
-	r := &runner{e: e}
-	if r.identity, err = e.Identity(); err != nil {
+	id, err := e.Identity()
+	if err != nil {
 		return err
 	}
-	if r.compiled, err = e.compile(c); err != nil {
+	compiled, err := e.compile(c)
+	if err != nil {
 		return err
 	}
-	m, err := r.message(job{ID: d.Id, Supporter: sup.Id, Email: sup.GetString("email"), FirstName: sup.GetString("first_name"), LastName: sup.GetString("last_name")})
+	m, err := compiled.Render(e.recipient(id, job{ID: d.Id, Supporter: sup.Id, Email: sup.GetString("email"),
+		FirstName: sup.GetString("first_name"), LastName: sup.GetString("last_name")}))
 	if err != nil {
 		return err
 	}

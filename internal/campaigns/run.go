@@ -329,22 +329,28 @@ func (r *runner) failure(j job, err error) result {
 	return res
 }
 
-// message renders one delivery with its links and list headers.
-func (r *runner) message(j job) (*mailsend.Message, error) {
+// recipient is a delivery's template data: its supporter's names and the
+// signed links in the message (unsubscribe, preferences, view in browser).
+func (e *Engine) recipient(id charity.Identity, j job) Recipient {
 	link := func(path string, p tokens.Purpose, subject string, ttl time.Duration) string {
-		return r.identity.AppURL + path + "?token=" + url.QueryEscape(r.e.Signer.Sign(p, subject, ttl))
+		return id.AppURL + path + "?token=" + url.QueryEscape(e.Signer.Sign(p, subject, ttl))
 	}
-	unsub := link("/unsubscribe", tokens.Unsubscribe, j.Supporter, tokens.UnsubscribeTTL) + "&d=" + j.ID
-	m, err := r.compiled.Render(Recipient{
+	return Recipient{
 		FirstName: j.FirstName, LastName: j.LastName, Email: j.Email,
-		UnsubscribeURL: unsub,
+		UnsubscribeURL: link("/unsubscribe", tokens.Unsubscribe, j.Supporter, tokens.UnsubscribeTTL) + "&d=" + j.ID,
 		PreferencesURL: link("/preferences", tokens.Preferences, j.Supporter, tokens.PreferencesTTL),
 		WebURL:         link("/view", tokens.View, j.ID, tokens.ViewTTL),
-	})
+	}
+}
+
+// message renders one delivery with its links and list headers.
+func (r *runner) message(j job) (*mailsend.Message, error) {
+	rcpt := r.e.recipient(r.identity, j)
+	m, err := r.compiled.Render(rcpt)
 	if err != nil {
 		return nil, err
 	}
-	listUnsub := "<" + unsub + ">"
+	listUnsub := "<" + rcpt.UnsubscribeURL + ">"
 	if r.e.Config.UnsubscribeMailto != "" {
 		listUnsub += ", <mailto:" + r.e.Config.UnsubscribeMailto + "?subject=unsubscribe>"
 	}

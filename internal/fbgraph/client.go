@@ -84,24 +84,20 @@ func New(cfg Config) (*Client, error) {
 // it is absent. It returns what it read with an error if it had to stop
 // early (the caller must not treat a partial list as complete).
 func (c *Client) Posts(ctx context.Context) ([]Post, error) {
-	var out []Post
-	err := c.each(ctx, "posts", postFields, func(raw json.RawMessage) error {
-		var page []Post
-		if err := json.Unmarshal(raw, &page); err != nil {
-			return err
-		}
-		out = append(out, page...)
-		return nil
-	})
-	return out, err
+	return fetchAll[Post](ctx, c, "posts", postFields)
 }
 
 // Events returns the Page's upcoming and past events from the events edge,
 // which Meta grants only to some apps (else a NotPermitted error).
 func (c *Client) Events(ctx context.Context) ([]Event, error) {
-	var out []Event
-	err := c.each(ctx, "events", eventFields, func(raw json.RawMessage) error {
-		var page []Event
+	return fetchAll[Event](ctx, c, "events", eventFields)
+}
+
+// fetchAll collects every page of an edge, decoding its data as T.
+func fetchAll[T any](ctx context.Context, c *Client, edge, fields string) ([]T, error) {
+	var out []T
+	err := c.each(ctx, edge, fields, func(raw json.RawMessage) error {
+		var page []T
 		if err := json.Unmarshal(raw, &page); err != nil {
 			return err
 		}

@@ -88,18 +88,17 @@ func (s *Service) Subscribe(req Request) (FieldErrors, error) {
 	if err != nil {
 		return nil, err
 	}
-	topicIDs, ok := pickTopics(public, clean.Topics)
-	if errs == nil && !ok {
-		errs = FieldErrors{}
-	}
-	if errs != nil && errs["topics"] == "" {
-		if _, ok := pickTopics(public, cleanSlugs(req.Topics)); !ok {
-			errs["topics"] = "One of the topics chosen doesn't exist."
+	// Unknown topics are reported beside any other field errors.
+	if _, ok := pickTopics(public, cleanSlugs(req.Topics)); !ok && errs["topics"] == "" {
+		if errs == nil {
+			errs = FieldErrors{}
 		}
+		errs["topics"] = "One of the topics chosen doesn't exist."
 	}
 	if errs != nil {
 		return errs, nil
 	}
+	topicIDs, _ := pickTopics(public, clean.Topics)
 	id, err := s.Identity()
 	if err != nil {
 		return nil, err
