@@ -6,6 +6,7 @@ package fbsync
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -149,7 +150,10 @@ func (s *Syncer) upsert(items []item, res *Result) error {
 // updated_time has moved, or when it had been marked removed.
 func (s *Syncer) upsertOne(tx core.App, it item) (created, updated bool, err error) {
 	r, err := tx.FindFirstRecordByData(vocab.Events, "facebook_id", it.id)
-	if err != nil {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, false, err
+	}
+	if r == nil {
 		col, cerr := tx.FindCachedCollectionByNameOrId(vocab.Events)
 		if cerr != nil {
 			return false, false, cerr
