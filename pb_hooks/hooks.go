@@ -45,21 +45,32 @@ func Register(app core.App, cfg Config) error {
 	signup.BindGuards(app)
 
 	cfg.Outbox.Suppressed = signup.IsSuppressed
-	worker := outbox.NewWorker(app, cfg.Outbox, outbox.DialSettings(app, cfg.DKIM))
+	dial := outbox.DialSettings(app, cfg.DKIM)
+	worker := outbox.NewWorker(app, cfg.Outbox, dial)
+	alert := func(subject, text string) { alertStaff(app, subject, text) }
 	engine := &campaigns.Engine{
-		App: app, Config: cfg.Campaigns, Dial: outbox.DialSettings(app, cfg.DKIM), Signer: signer,
-		Identity: identity.Get, Layouts: layouts, Hash: signup.HashEmail,
-		Alert: func(subject, text string) { alertStaff(app, subject, text) },
+		App: app, Config: cfg.Campaigns, Dial: dial, Signer: signer,
+		Identity: identity.Get, Layouts: layouts, Hash: signup.HashEmail, Alert: alert,
 	}
-	scheduler := &schedules.Runner{
-		App: app, Now: time.Now, Check: engine.Check,
-		Alert: func(subject, text string) { alertStaff(app, subject, text) },
-	}
+	scheduler := &schedules.Runner{App: app, Now: time.Now, Check: engine.Check, Alert: alert}
 	scheduler.BindHooks()
-	engine.BindHooks(func(app core.App, to, subject, html, text string) error {
-		_, err := outbox.Enqueue(app, outbox.Mail{To: to, Kind: vocab.KindTest, Subject: subject, HTML: html, Text: text})
-		worker.Wake()
-		return err
+	engine.BindHooks(func(tx core.App, to, subject, html, text string) error {
+		if _, err := outbox.Enqueue(tx, outbox.Mail{To: to, Kind: vocab.KindTest, Subject: subject, HTML: html, Text: text}); err != nil {
+			return err
+		}
+		// Test sends are queued inside the campaign's save: wake the worker
+		// once that commits, when it can see them.
+		if info := tx.TxInfo(); info != nil {
+			info.OnComplete(func(txErr error) error {
+				if txErr == nil {
+					worker.Wake()
+				}
+				return nil
+			})
+		} else {
+			worker.Wake()
+		}
+		return nil
 	})
 
 	var (
