@@ -32,3 +32,8 @@ func deleteCollections(app core.App, names ...string) error {
 	}
 	return nil
 }
+
+// setRules gives every API action the same rule.
+func setRules(c *core.Collection, rule *string) {
+	c.ListRule, c.ViewRule, c.CreateRule, c.UpdateRule, c.DeleteRule = rule, rule, rule, rule, rule
+}

@@ -143,3 +143,31 @@ const (
 	SourceFacebookEvent = "facebook_event"
 	SourceManual        = "manual"
 )
+
+// CRM collections: giving and Gift Aid.
+const (
+	Donations    = "donations"
+	Pledges      = "pledges"
+	Declarations = "gift_aid_declarations"
+)
+
+// Donation methods.
+var DonationMethods = []string{"card", "direct_debit", "standing_order", "bank_transfer", "cash", "cheque", "paypal", "other"}
+
+// Pledge frequencies and statuses.
+const (
+	PledgeWeekly  = "weekly"
+	PledgeMonthly = "monthly"
+
+	PledgeActive    = "active"
+	PledgePaused    = "paused"
+	PledgeEnded     = "ended"
+	PledgeCancelled = "cancelled"
+)
+
+// Gift Aid declaration methods (HMRC accepts each, with an oral one needing
+// a written confirmation) and what a declaration covers.
+var (
+	DeclarationMethods = []string{"online", "written", "oral"}
+	DeclarationScopes  = []string{"this_donation", "past_and_future"}
+)
