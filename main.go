@@ -27,6 +27,11 @@ func main() {
 	if err := pb_hooks.Register(app, cfg); err != nil {
 		log.Fatal(err)
 	}
+	cmds, err := pb_hooks.Commands(app, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	app.RootCmd.AddCommand(cmds...)
 	if err := app.Start(); err != nil {
 		log.Fatal(err)
 	}

@@ -35,6 +35,8 @@ type Config struct {
 	// DKIM signs every outgoing message when set (env CRM_DKIM_DOMAIN,
 	// CRM_DKIM_SELECTOR, CRM_DKIM_KEY_FILE).
 	DKIM *mailsend.DKIM
+	// Facebook is the events sync (env FACEBOOK_*).
+	Facebook FacebookConfig
 }
 
 // ConfigFromEnv reads the environment; flags may override it afterwards.
@@ -44,6 +46,10 @@ func ConfigFromEnv() (Config, error) {
 		TokenSecret:  os.Getenv("CRM_TOKEN_SECRET"),
 		MinSubmit:    2 * time.Second,
 		ResendAfter:  10 * time.Minute,
+	}
+	var err error
+	if c.Facebook, err = facebookFromEnv(); err != nil {
+		return c, err
 	}
 	if v := os.Getenv("CRM_SMTP_CONNECTIONS"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -12,9 +12,11 @@ import (
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/robfig/cron/v3"
+	"github.com/spf13/cobra"
 
 	"supportercrm/internal/campaigns"
 	"supportercrm/internal/charity"
+	"supportercrm/internal/events"
 	"supportercrm/internal/groupcommit"
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/schedules"
@@ -51,7 +53,13 @@ func Register(app core.App, cfg Config) error {
 	engine := &campaigns.Engine{
 		App: app, Config: cfg.Campaigns, Dial: dial, Signer: signer,
 		Identity: identity.Get, Layouts: layouts, Hash: signup.HashEmail, Alert: alert,
+		Funcs: func() map[string]any { return events.Funcs(app, time.Now) },
 	}
+	fb, err := newFacebook(app, cfg.Facebook, alert)
+	if err != nil {
+		return err
+	}
+	eventsPage := &events.Page{App: app, Views: set, Identity: identity.Get, Now: time.Now}
 	scheduler := &schedules.Runner{App: app, Now: time.Now, Check: engine.Check, Alert: alert}
 	scheduler.BindHooks()
 	engine.BindHooks(func(tx core.App, to, subject, html, text string) error {
@@ -86,6 +94,8 @@ func Register(app core.App, cfg Config) error {
 			Unsubscribed: campaigns.CountUnsubscribe,
 		}}
 		routes(se, h, engine, set)
+		se.Router.GET("/events", eventsPage.Serve)
+		fb.routes(se)
 		var err error
 		once.Do(func() {
 			var ctx context.Context
@@ -103,6 +113,7 @@ func Register(app core.App, cfg Config) error {
 			}
 			scheduler.Tick() // a run missed while the server was down happens now, once
 			ticks.Start()
+			err = fb.start()
 		})
 		if err != nil {
 			return err
@@ -111,6 +122,7 @@ func Register(app core.App, cfg Config) error {
 	})
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
 		writes.Stop() // the HTTP server has stopped taking requests by now
+		fb.stop()
 		if ticks != nil {
 			<-ticks.Stop().Done()
 		}
@@ -125,6 +137,16 @@ func Register(app core.App, cfg Config) error {
 		return e.Next()
 	})
 	return nil
+}
+
+// Commands are the app's own CLI commands, beside PocketBase's serve,
+// superuser and migrate.
+func Commands(app core.App, cfg Config) ([]*cobra.Command, error) {
+	fb, err := newFacebook(app, cfg.Facebook, func(subject, text string) { alertStaff(app, subject, text) })
+	if err != nil {
+		return nil, err
+	}
+	return []*cobra.Command{fb.command()}, nil
 }
 
 // alertStaff emails every admin (staff with the admin role, and superusers).

@@ -77,7 +77,9 @@ type Engine struct {
 	Signer   *tokens.Signer
 	Identity func() (charity.Identity, error)
 	Layouts  fs.FS
-	Funcs    map[string]any
+	// Funcs gives the template functions, made afresh for each compile so
+	// that one may read data once per campaign (e.g. upcoming events).
+	Funcs func() map[string]any
 	// Hash gives an address's key on the suppression list: checked before
 	// each send, and added for hard bounces.
 	Hash func(email string) string
@@ -196,7 +198,11 @@ func (e *Engine) compile(c *core.Record) (*Compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Compile(ContentOf(c), e.Layouts, id, e.Funcs)
+	var funcs map[string]any
+	if e.Funcs != nil {
+		funcs = e.Funcs()
+	}
+	return Compile(ContentOf(c), e.Layouts, id, funcs)
 }
 
 // Check reports whether a record with a campaign's content fields (a

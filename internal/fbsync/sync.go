@@ -9,12 +9,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"supportercrm/internal/clip"
 	"supportercrm/internal/fbgraph"
@@ -44,7 +46,16 @@ type Syncer struct {
 	Graph  Fetcher
 	Source Source
 	Now    func() time.Time
-	mu     sync.Mutex
+	// Alert tells staff when the sync stops for a reason a person must fix.
+	Alert func(subject, text string)
+
+	mu    sync.Mutex // one sync at a time
+	state struct {
+		sync.Mutex
+		strikes  int       // rate limits in a row
+		resumeAt time.Time // automatic syncs wait until then
+		halted   error     // token or permission failure: automatic syncs stop
+	}
 }
 
 // Result counts what a sync did.
@@ -58,7 +69,7 @@ type item struct {
 	coverURL, ticketURL, facebookURL       string
 	start, end                             fbgraph.Time
 	online, cancelled                      bool
-	updated                                time.Time
+	posted, updated                        time.Time
 }
 
 // Sync fetches and upserts. A fetch that stopped early (rate limit, expired
@@ -98,7 +109,8 @@ func (s *Syncer) fetch(ctx context.Context) ([]item, error) {
 		events, err := s.Graph.Events(ctx)
 		items := make([]item, 0, len(events))
 		for _, e := range events {
-			it := item{id: e.ID, name: e.Name, description: e.Description, start: e.Start, end: e.End, timezone: e.Timezone,
+			start, end := occurrence(e, s.Now())
+			it := item{id: e.ID, name: e.Name, description: e.Description, start: start, end: end, timezone: e.Timezone,
 				place: e.Place.String(), online: e.Online, cancelled: e.Canceled, coverURL: e.Cover.Source,
 				ticketURL: firstOf(e.TicketURL, e.OnlineURL), facebookURL: "https://www.facebook.com/events/" + e.ID + "/", updated: e.Updated.Time}
 			items = append(items, it)
@@ -113,7 +125,8 @@ func (s *Syncer) fetch(ctx context.Context) ([]item, error) {
 			continue // an ordinary post
 		}
 		it := item{id: firstOf(a.Target.ID, p.ID), name: firstOf(a.Title, firstLine(p.Message)), description: p.Message,
-			coverURL: firstOf(a.Media.Image.Src, p.Picture), facebookURL: firstOf(a.Target.URL, a.URL, p.Permalink), updated: p.Updated.Time}
+			coverURL: firstOf(a.Media.Image.Src, p.Picture), facebookURL: firstOf(a.Target.URL, a.URL, p.Permalink),
+			posted: p.Created.Time, updated: firstTime(p.Updated.Time, p.Created.Time)}
 		items = append(items, it)
 	}
 	return items, err
@@ -180,6 +193,7 @@ func (s *Syncer) upsertOne(tx core.App, it item) (created, updated bool, err err
 	r.Set("facebook_url", it.facebookURL)
 	r.Set("cancelled", it.cancelled)
 	r.Set("removed", false)
+	r.Set("posted_at", timeOrEmpty(fbgraph.Time{Time: it.posted}))
 	r.Set("facebook_updated", it.updated)
 	r.Set("synced_at", s.Now())
 	if err := tx.Save(r); err != nil {
@@ -218,16 +232,34 @@ func (s *Syncer) markRemoved(items []item, res *Result) error {
 	})
 }
 
+// staleRun is how long an unfinished run blocks others: a process that
+// crashed mid-sync holds nothing for longer.
+const staleRun = 15 * time.Minute
+
+// startRun records the run, unless another process (the CLI beside the
+// server) has one in progress: then this one is skipped with ErrBusy.
 func (s *Syncer) startRun(trigger string) (*core.Record, error) {
-	col, err := s.App.FindCachedCollectionByNameOrId(vocab.SyncRuns)
-	if err != nil {
-		return nil, err
-	}
-	run := core.NewRecord(col)
-	run.Set("source", string(s.Source))
-	run.Set("trigger", trigger)
-	run.Set("started", s.Now())
-	return run, s.App.Save(run)
+	var run *core.Record
+	err := s.App.RunInTransaction(func(tx core.App) error {
+		busy, err := tx.CountRecords(vocab.SyncRuns, dbx.HashExp{"finished": ""},
+			dbx.NewExp("started > {:since}", dbx.Params{"since": s.Now().Add(-staleRun).UTC().Format(types.DefaultDateLayout)}))
+		if err != nil {
+			return err
+		}
+		if busy > 0 {
+			return ErrBusy
+		}
+		col, err := tx.FindCachedCollectionByNameOrId(vocab.SyncRuns)
+		if err != nil {
+			return err
+		}
+		run = core.NewRecord(col)
+		run.Set("source", string(s.Source))
+		run.Set("trigger", trigger)
+		run.Set("started", s.Now())
+		return tx.Save(run)
+	})
+	return run, err
 }
 
 func (s *Syncer) finishRun(run *core.Record, res Result, err error) error {
@@ -247,6 +279,32 @@ func timeOrEmpty(t fbgraph.Time) any {
 		return ""
 	}
 	return t.Time
+}
+
+// occurrence picks the dates to show for an event: for a multi-date event
+// (event_times), the next one not yet over, else the last.
+func occurrence(e fbgraph.Event, now time.Time) (start, end fbgraph.Time) {
+	if len(e.Times) == 0 {
+		return e.Start, e.End
+	}
+	times := slices.Clone(e.Times)
+	slices.SortFunc(times, func(a, b fbgraph.EventTime) int { return a.Start.Compare(b.Start.Time) })
+	for _, t := range times {
+		if t.End.After(now) || (t.End.IsZero() && t.Start.After(now)) {
+			return t.Start, t.End
+		}
+	}
+	last := times[len(times)-1]
+	return last.Start, last.End
+}
+
+func firstTime(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
 }
 
 func firstOf(vals ...string) string {

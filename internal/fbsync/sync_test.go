@@ -3,12 +3,8 @@ package fbsync_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,82 +18,15 @@ import (
 	_ "supportercrm/pb_migrations"
 )
 
-const pageID = "104857600000001"
-
-// graph is a fake Graph API: each edge serves the pages the test sets, in
-// the documented JSON shape, linked by paging.next.
-type graph struct {
-	*httptest.Server
-	mu    sync.Mutex
-	pages map[string][]string // edge -> data arrays (JSON), one per page
-	fail  map[string]string   // "edge/page" -> error body served instead
-	hold  chan struct{}       // when set, requests wait on it
-	held  chan struct{}       // signalled when a request starts waiting
-}
-
-func newGraph(t *testing.T) *graph {
-	g := &graph{pages: map[string][]string{}, fail: map[string]string{}}
-	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.mu.Lock()
-		hold, held := g.hold, g.held
-		g.mu.Unlock()
-		if hold != nil {
-			select {
-			case held <- struct{}{}:
-			default:
-			}
-			<-hold
-		}
-		edge := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
-		n, _ := strconv.Atoi(r.URL.Query().Get("after"))
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if body, ok := g.fail[fmt.Sprintf("%s/%d", edge, n)]; ok {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, body)
-			return
-		}
-		pages := g.pages[edge]
-		if n >= len(pages) {
-			fmt.Fprint(w, `{"data":[]}`)
-			return
-		}
-		next := ""
-		if n+1 < len(pages) {
-			next = fmt.Sprintf(`,"paging":{"next":"%s/v26.0/%s/%s?fields=id&after=%d"}`, g.URL, pageID, edge, n+1)
-		}
-		fmt.Fprintf(w, `{"data":%s%s}`, pages[n], next)
-	}))
-	t.Cleanup(g.Close)
-	return g
-}
-
-func (g *graph) set(edge string, pages ...string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.pages[edge] = pages
-}
-
-// eventPost is a post announcing an event, as the Page feed shows it.
-func eventPost(eventID, title, updated string) string {
-	return fmt.Sprintf(`{"id":"%s_9%s","created_time":"2026-11-20T09:12:00+0000","updated_time":"%s","message":"%s 🏠\nJoin us!",
-		"permalink_url":"https://www.facebook.com/%s/posts/9%s","status_type":"created_event",
-		"attachments":{"data":[{"type":"event","title":"%s","url":"https://www.facebook.com/events/%s/",
-		"target":{"id":"%s","url":"https://www.facebook.com/events/%s/"},"media":{"image":{"src":"https://scontent.example.net/%s.jpg"}}}]}}`,
-		pageID, eventID, updated, title, pageID, eventID, title, eventID, eventID, eventID, eventID)
-}
-
-const ordinaryPost = `{"id":"104857600000001_1","created_time":"2026-11-18T12:00:00+0000","updated_time":"2026-11-18T12:00:00+0000","message":"Thank you all","status_type":"mobile_status_update"}`
-
-func setup(t *testing.T, source fbsync.Source) (*tests.TestApp, *graph, *fbsync.Syncer) {
+func setup(t *testing.T, source fbsync.Source) (*tests.TestApp, *testkit.Graph, *fbsync.Syncer) {
 	t.Helper()
 	app, err := tests.NewTestApp(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(app.Cleanup)
-	g := newGraph(t)
-	client, err := fbgraph.New(fbgraph.Config{BaseURL: g.URL, PageID: pageID, Token: "page-token", Backoff: time.Millisecond})
+	g := testkit.NewGraph(t)
+	client, err := fbgraph.New(fbgraph.Config{BaseURL: g.URL, PageID: testkit.GraphPageID, Token: "page-token", Backoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,9 +44,9 @@ func event(t *testing.T, app core.App, fbID string) *core.Record {
 
 func TestPostsSyncKeepsEventPostsAndIsIdempotent(t *testing.T) {
 	app, g, s := setup(t, fbsync.Posts)
-	g.set("posts",
-		"["+eventPost("111", "Winter Sleep-Out", "2026-11-21T16:40:05+0000")+","+ordinaryPost+"]",
-		"["+eventPost("222", "Carol concert", "2026-11-22T10:00:00+0000")+"]")
+	g.Set("posts",
+		"["+testkit.EventPost("111", "Winter Sleep-Out", "2026-11-21T16:40:05+0000")+","+testkit.OrdinaryPost+"]",
+		"["+testkit.EventPost("222", "Carol concert", "2026-11-22T10:00:00+0000")+"]")
 	res, err := s.Sync(context.Background(), "test")
 	if err != nil || res.Fetched != 2 || res.Created != 2 {
 		t.Fatalf("first sync = %+v, %v", res, err)
@@ -144,7 +73,7 @@ func TestPostsSyncKeepsEventPostsAndIsIdempotent(t *testing.T) {
 
 func TestUpdatesKeepStaffFieldsAndRemovalsAreMarked(t *testing.T) {
 	app, g, s := setup(t, fbsync.Posts)
-	g.set("posts", "["+eventPost("111", "Sleep-Out", "2026-11-21T16:40:05+0000")+","+eventPost("222", "Quiz night", "2026-11-21T16:40:05+0000")+"]")
+	g.Set("posts", "["+testkit.EventPost("111", "Sleep-Out", "2026-11-21T16:40:05+0000")+","+testkit.EventPost("222", "Quiz night", "2026-11-21T16:40:05+0000")+"]")
 	if _, err := s.Sync(context.Background(), "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +85,7 @@ func TestUpdatesKeepStaffFieldsAndRemovalsAreMarked(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Facebook edits the first post; the second leaves the feed.
-	g.set("posts", "["+eventPost("111", "Winter Sleep-Out (new date)", "2026-11-23T08:00:00+0000")+"]")
+	g.Set("posts", "["+testkit.EventPost("111", "Winter Sleep-Out (new date)", "2026-11-23T08:00:00+0000")+"]")
 	res, err := s.Sync(context.Background(), "test")
 	if err != nil || res.Updated != 1 || res.Removed != 1 {
 		t.Fatalf("sync = %+v, %v", res, err)
@@ -169,7 +98,7 @@ func TestUpdatesKeepStaffFieldsAndRemovalsAreMarked(t *testing.T) {
 		t.Error("the event gone from the feed is not marked removed")
 	}
 	// It comes back: no longer removed.
-	g.set("posts", "["+eventPost("111", "Winter Sleep-Out (new date)", "2026-11-23T08:00:00+0000")+","+eventPost("222", "Quiz night", "2026-11-21T16:40:05+0000")+"]")
+	g.Set("posts", "["+testkit.EventPost("111", "Winter Sleep-Out (new date)", "2026-11-23T08:00:00+0000")+","+testkit.EventPost("222", "Quiz night", "2026-11-21T16:40:05+0000")+"]")
 	if _, err := s.Sync(context.Background(), "test"); err != nil || event(t, app, "222").GetBool("removed") {
 		t.Fatalf("reappeared event still removed (%v)", err)
 	}
@@ -177,13 +106,11 @@ func TestUpdatesKeepStaffFieldsAndRemovalsAreMarked(t *testing.T) {
 
 func TestExpiredTokenMidFetchLosesNothing(t *testing.T) {
 	app, g, s := setup(t, fbsync.Posts)
-	g.set("posts", "["+eventPost("111", "Sleep-Out", "2026-11-21T16:40:05+0000")+"]", "["+eventPost("222", "Quiz", "2026-11-21T16:40:05+0000")+"]")
+	g.Set("posts", "["+testkit.EventPost("111", "Sleep-Out", "2026-11-21T16:40:05+0000")+"]", "["+testkit.EventPost("222", "Quiz", "2026-11-21T16:40:05+0000")+"]")
 	if _, err := s.Sync(context.Background(), "test"); err != nil {
 		t.Fatal(err)
 	}
-	g.mu.Lock()
-	g.fail["posts/1"] = `{"error":{"message":"Error validating access token: Session has expired","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"X"}}`
-	g.mu.Unlock()
+	g.Fail("posts", 1, 400, `{"error":{"message":"Error validating access token: Session has expired","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"X"}}`)
 	res, err := s.Sync(context.Background(), "test")
 	var ge *fbgraph.Error
 	if !errors.As(err, &ge) || ge.Kind != fbgraph.TokenInvalid || res.Removed != 0 {
@@ -206,7 +133,7 @@ func TestEventsEdgeAndManualEvents(t *testing.T) {
 	if err := app.Save(manual); err != nil {
 		t.Fatal(err)
 	}
-	g.set("events", `[{"id":"333","name":"Carols","start_time":"2026-12-20","is_canceled":true,"timezone":"Europe/London","updated_time":"2026-11-23T08:00:00+0000","place":{"name":"St Mary's Church"}},
+	g.Set("events", `[{"id":"333","name":"Carols","start_time":"2026-12-20","is_canceled":true,"timezone":"Europe/London","updated_time":"2026-11-23T08:00:00+0000","place":{"name":"St Mary's Church"}},
 		{"id":"444","name":"Briefing","start_time":"2027-01-20T19:30:00+0000","end_time":"2027-01-20T20:15:00+0000","is_online":true,"online_event_third_party_url":"https://meet.example.org/b","updated_time":"2026-12-01T09:00:00+0000"}]`)
 	res, err := s.Sync(context.Background(), "test")
 	if err != nil || res.Created != 2 || res.Removed != 0 {
@@ -227,18 +154,15 @@ func TestEventsEdgeAndManualEvents(t *testing.T) {
 
 func TestOneSyncAtATime(t *testing.T) {
 	_, g, s := setup(t, fbsync.Posts)
-	g.set("posts", "["+eventPost("111", "Sleep-Out", "2026-11-21T16:40:05+0000")+"]")
-	hold, held := make(chan struct{}), make(chan struct{}, 1)
-	g.mu.Lock()
-	g.hold, g.held = hold, held
-	g.mu.Unlock()
+	g.Set("posts", "["+testkit.EventPost("111", "Sleep-Out", "2026-11-21T16:40:05+0000")+"]")
+	held, release := g.Hold()
 	first := make(chan error, 1)
 	go func() { _, err := s.Sync(context.Background(), "cron"); first <- err }()
 	<-held // the first sync holds the lock and waits on the fake API
 	if _, err := s.Sync(context.Background(), "webhook"); !errors.Is(err, fbsync.ErrBusy) {
 		t.Errorf("second concurrent sync: %v, want ErrBusy", err)
 	}
-	close(hold)
+	release()
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}

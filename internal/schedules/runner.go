@@ -9,6 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"supportercrm/internal/events"
 	"supportercrm/internal/vocab"
 )
 
@@ -78,7 +79,7 @@ func (r *Runner) run(s *core.Record, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	draftNote := ""
+	draftNote, skipped := "", false
 	err = r.App.RunInTransaction(func(tx core.App) error {
 		s, err := tx.FindRecordById(vocab.Schedules, s.Id)
 		if err != nil || !s.GetBool("enabled") || s.GetDateTime("next_run_at").Time().After(now) {
@@ -88,10 +89,26 @@ func (r *Runner) run(s *core.Record, now time.Time) error {
 		if err != nil {
 			return err
 		}
+		if s.GetString("kind") == vocab.ScheduleWhatsOn {
+			upcoming, err := events.Next(tx, now, 1)
+			if err != nil {
+				return err
+			}
+			if len(upcoming) == 0 {
+				skipped = true
+				s.Set("last_error", "Skipped the run of "+now.In(spec.loc).Format("2 January 2006")+": no upcoming events.")
+				s.Set("last_run_at", now)
+				s.Set("next_run_at", spec.Next(now))
+				return tx.SaveNoValidate(s)
+			}
+		}
 		c := core.NewRecord(col)
 		c.Set("name", s.GetString("name")+" – "+now.In(spec.loc).Format("2 January 2006"))
 		for _, f := range contentFields {
 			c.Set(f, s.Get(f))
+		}
+		if s.GetString("kind") == vocab.ScheduleWhatsOn {
+			c.Set("body", s.GetString("body")+events.Digest(s.GetString("body_format")))
 		}
 		status := vocab.CampaignDraft
 		if s.GetBool("auto_send") {
@@ -119,6 +136,10 @@ func (r *Runner) run(s *core.Record, now time.Time) error {
 		s.Set("next_run_at", spec.Next(now))
 		return tx.SaveNoValidate(s)
 	})
+	if err == nil && skipped && r.Alert != nil {
+		r.Alert("No \"what's on\" newsletter this time: "+s.GetString("name"),
+			"The schedule \""+s.GetString("name")+"\" found no upcoming events, so it created no campaign this time. Its next run is as usual. Events come from the Facebook sync or can be added in the dashboard (Collections › events).")
+	}
 	if err == nil && draftNote != "" && r.Alert != nil {
 		r.Alert("A newsletter draft is ready for review: "+draftNote,
 			"The schedule \""+s.GetString("name")+"\" has created the campaign \""+draftNote+"\" as a draft. Review it in the dashboard (Collections › campaigns) and set its status to scheduled to send it.")

@@ -1,7 +1,6 @@
 package signup
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -58,15 +57,7 @@ func (h *Handlers) render(e *core.RequestEvent, status int, name string, p page)
 		return err
 	}
 	p.Charity = id
-	var buf bytes.Buffer
-	if err := h.S.Views.Page(&buf, name, p); err != nil {
-		return err
-	}
-	hd := e.Response.Header()
-	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	hd.Set("Referrer-Policy", "no-referrer") // links carry tokens
-	hd.Set("Cache-Control", "no-store")
-	return e.HTML(status, buf.String())
+	return h.S.Views.Respond(e.Response, status, "no-store", name, p)
 }
 
 func (h *Handlers) message(e *core.RequestEvent, status int, heading, msg string, link *pageLink) error {

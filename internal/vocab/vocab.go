@@ -171,3 +171,10 @@ var (
 	DeclarationMethods = []string{"online", "written", "oral"}
 	DeclarationScopes  = []string{"this_donation", "past_and_future"}
 )
+
+// Schedule kinds: a newsletter from its own content, or a "what's on"
+// digest that appends the upcoming events (and skips a run with none).
+const (
+	ScheduleNewsletter = "newsletter"
+	ScheduleWhatsOn    = "whats_on"
+)

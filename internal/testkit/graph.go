@@ -1,0 +1,130 @@
+package testkit
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// GraphPageID is the Page the fake Graph API serves.
+const GraphPageID = "104857600000001"
+
+// Graph is a fake Facebook Graph API: each edge serves the pages a test
+// sets, in the documented JSON shape, linked by paging.next.
+type Graph struct {
+	*httptest.Server
+	mu       sync.Mutex
+	pages    map[string][]string // edge -> data arrays (JSON), one per page
+	fail     map[string]string   // "edge/page" -> error body served instead
+	status   map[string]int      // "edge/page" -> status for the error body
+	hold     chan struct{}       // when set, requests wait on it
+	held     chan struct{}       // signalled when a request starts waiting
+	requests int
+}
+
+// NewGraph starts a fake Graph API on loopback.
+func NewGraph(t testing.TB) *Graph {
+	g := &Graph{pages: map[string][]string{}, fail: map[string]string{}, status: map[string]int{}}
+	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
+	t.Cleanup(g.Close)
+	return g
+}
+
+func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	hold, held := g.hold, g.held
+	g.requests++
+	g.mu.Unlock()
+	if hold != nil {
+		select {
+		case held <- struct{}{}:
+		default:
+		}
+		<-hold
+	}
+	edge := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+	n, _ := strconv.Atoi(r.URL.Query().Get("after"))
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	key := fmt.Sprintf("%s/%d", edge, n)
+	if body, ok := g.fail[key]; ok {
+		status := g.status[key]
+		if status == 0 {
+			status = http.StatusBadRequest
+		}
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
+		return
+	}
+	pages := g.pages[edge]
+	if n >= len(pages) {
+		fmt.Fprint(w, `{"data":[]}`)
+		return
+	}
+	next := ""
+	if n+1 < len(pages) {
+		next = fmt.Sprintf(`,"paging":{"cursors":{"after":"%d"},"next":"%s/v26.0/%s/%s?fields=id&limit=25&after=%d"}`, n+1, g.URL, GraphPageID, edge, n+1)
+	}
+	fmt.Fprintf(w, `{"data":%s%s}`, pages[n], next)
+}
+
+// Set makes edge ("posts" or "events") serve these pages, each a JSON array.
+func (g *Graph) Set(edge string, pages ...string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.pages[edge] = pages
+}
+
+// Fail makes page n (from 0) of edge answer status with body, until Heal.
+func (g *Graph) Fail(edge string, n, status int, body string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	key := fmt.Sprintf("%s/%d", edge, n)
+	g.fail[key], g.status[key] = body, status
+}
+
+// Heal removes every failure.
+func (g *Graph) Heal() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	clear(g.fail)
+	clear(g.status)
+}
+
+// Hold makes requests wait until the returned release is called; held
+// receives once a request is waiting.
+func (g *Graph) Hold() (held <-chan struct{}, release func()) {
+	h, c := make(chan struct{}), make(chan struct{}, 1)
+	g.mu.Lock()
+	g.hold, g.held = h, c
+	g.mu.Unlock()
+	return c, func() {
+		g.mu.Lock()
+		g.hold = nil
+		g.mu.Unlock()
+		close(h)
+	}
+}
+
+// Requests counts the requests served.
+func (g *Graph) Requests() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.requests
+}
+
+// EventPost is a Page post announcing an event, as the feed shows it.
+func EventPost(eventID, title, updated string) string {
+	return fmt.Sprintf(`{"id":"%s_9%s","created_time":"2026-11-20T09:12:00+0000","updated_time":"%s","message":"%s 🏠\nJoin us!",
+		"permalink_url":"https://www.facebook.com/%s/posts/9%s","status_type":"created_event",
+		"attachments":{"data":[{"type":"event","title":"%s","url":"https://www.facebook.com/events/%s/",
+		"target":{"id":"%s","url":"https://www.facebook.com/events/%s/"},"media":{"image":{"src":"https://scontent.example.net/%s.jpg"}}}]}}`,
+		GraphPageID, eventID, updated, title, GraphPageID, eventID, title, eventID, eventID, eventID, eventID)
+}
+
+// OrdinaryPost is a Page post that announces nothing.
+const OrdinaryPost = `{"id":"104857600000001_1","created_time":"2026-11-18T12:00:00+0000","updated_time":"2026-11-18T12:00:00+0000","message":"Thank you all","status_type":"mobile_status_update"}`
