@@ -83,7 +83,7 @@ func testCampaignStop(t *testing.T, sig syscall.Signal, maxDuplicates int) {
 	if c == nil || c.GetString("status") != vocab.CampaignSent || c.GetInt("sent") != n {
 		t.Fatalf("campaign after restart: %v", c)
 	}
-	if left := mustCount(t, app, "status != 'sent'"); left != 0 {
+	if left := mustCount(t, app, vocab.Deliveries, "status != 'sent'"); left != 0 {
 		t.Errorf("%d deliveries not sent", left)
 	}
 }
@@ -98,9 +98,9 @@ func unique(s *testkit.SMTPSink) int {
 	return len(seen)
 }
 
-func mustCount(t *testing.T, app core.App, filter string) int {
+func mustCount(t *testing.T, app core.App, collection, filter string) int {
 	t.Helper()
-	recs, err := app.FindRecordsByFilter(vocab.Deliveries, filter, "", 0, 0)
+	recs, err := app.FindRecordsByFilter(collection, filter, "", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

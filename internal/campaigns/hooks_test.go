@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -22,57 +21,11 @@ import (
 // These tests drive the campaign hooks (hooks.go) and pages (http.go) the way
 // the dashboard does: through the REST API with a staff member's token.
 
-// login makes a staff member (role comms or admin) or, for "superuser", a
-// superuser, and returns their auth token.
-func login(t testing.TB, env *testkit.Env, role string) string {
-	t.Helper()
-	coll := vocab.Staff
-	if role == "superuser" {
-		coll = core.CollectionNameSuperusers
-	}
-	rec := core.NewRecord(testkit.Collection(t, env.App, coll))
-	rec.SetEmail(role + "@lanternhouse.org.uk")
-	rec.SetPassword("a-long-password-1")
-	if coll == vocab.Staff {
-		rec.Set("role", role)
-	}
-	if err := env.App.Save(rec); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := rec.NewAuthToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-// call sends a JSON request with an auth token and returns the status and body.
-func apiCall(t testing.TB, env *testkit.Env, token, method, path, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, env.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", token)
-	}
-	res, err := testkit.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
-}
-
 const campaignsAPI = "/api/collections/" + vocab.Campaigns + "/records"
 
 func apiPatch(t testing.TB, env *testkit.Env, token, id, body string) (int, string) {
 	t.Helper()
-	return apiCall(t, env, token, http.MethodPatch, campaignsAPI+"/"+id, body)
+	return env.Call(t, token, http.MethodPatch, campaignsAPI+"/"+id, body)
 }
 
 // create posts a campaign and returns the response; fields are merged over a
@@ -87,7 +40,7 @@ func apiCreate(t testing.TB, env *testkit.Env, token string, fields map[string]a
 		c[k] = v
 	}
 	b, _ := json.Marshal(c)
-	status, body := apiCall(t, env, token, http.MethodPost, campaignsAPI, string(b))
+	status, body := env.Call(t, token, http.MethodPost, campaignsAPI, string(b))
 	var rec map[string]any
 	_ = json.Unmarshal([]byte(body), &rec)
 	return status, rec, body
@@ -187,7 +140,7 @@ func assertUnchanged(t testing.TB, env *testkit.Env, id string, before map[strin
 
 func TestCreateDraftSetsAWorkingPreview(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{})
-	comms := login(t, env, vocab.RoleComms)
+	comms := testkit.Login(t, env, vocab.RoleComms)
 	status, rec, body := apiCreate(t, env, comms, map[string]any{
 		"body": "# Hello {{.FirstName}}\n\nThe preview body text.\n\n<script>alert(1)</script>",
 	})
@@ -232,7 +185,7 @@ func TestCreateDraftSetsAWorkingPreview(t *testing.T) {
 
 func TestSchedulingRefusesWhatWontRender(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{})
-	comms := login(t, env, vocab.RoleComms)
+	comms := testkit.Login(t, env, vocab.RoleComms)
 	bad := map[string]any{"body": "Dear {{.Nickname}}, hello."}
 
 	// A draft isn't compiled, so it may be saved half-written.
@@ -248,7 +201,7 @@ func TestSchedulingRefusesWhatWontRender(t *testing.T) {
 	}
 
 	// Nor may one be created scheduled, by staff or a superuser.
-	for _, who := range []string{comms, login(t, env, "superuser")} {
+	for _, who := range []string{comms, testkit.Login(t, env, "superuser")} {
 		n := env.Count(t, vocab.Campaigns, "")
 		withStatus := map[string]any{"body": bad["body"], "status": vocab.CampaignScheduled}
 		if status, _, body := apiCreate(t, env, who, withStatus); status != http.StatusBadRequest || !strings.Contains(body, "Nickname") {
@@ -272,7 +225,7 @@ func TestSchedulingRefusesWhatWontRender(t *testing.T) {
 // each recipient's "view in browser" page then shows their own copy.
 func TestScheduleNowSendsAndViewShowsOwnCopy(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{Configure: fast(func(c *pb_hooks.Config) { c.Campaigns.PerSecond = 100 })})
-	comms := login(t, env, vocab.RoleComms)
+	comms := testkit.Login(t, env, vocab.RoleComms)
 	sups := seed(t, env, 50)
 	id := apiMustCreate(t, env, comms, nil)
 
@@ -327,7 +280,7 @@ func TestScheduleNowSendsAndViewShowsOwnCopy(t *testing.T) {
 
 func TestStatusTransitions(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{Configure: fast(nil)})
-	who := map[string]string{"comms": login(t, env, vocab.RoleComms), "superuser": login(t, env, "superuser")}
+	who := map[string]string{"comms": testkit.Login(t, env, vocab.RoleComms), "superuser": testkit.Login(t, env, "superuser")}
 	for _, tc := range []struct {
 		from, to, who string
 		want          int
@@ -374,7 +327,7 @@ func TestStatusTransitions(t *testing.T) {
 
 func TestContentLockedOnceSendingStarts(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{Configure: fast(nil)})
-	comms := login(t, env, vocab.RoleComms)
+	comms := testkit.Login(t, env, vocab.RoleComms)
 	other := core.NewRecord(testkit.Collection(t, env.App, vocab.Topics))
 	other.Set("name", "Volunteering")
 	other.Set("slug", "volunteering")
@@ -407,7 +360,7 @@ func TestContentLockedOnceSendingStarts(t *testing.T) {
 
 func TestEngineFieldsIgnoredInPatch(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{Configure: fast(nil)})
-	comms := login(t, env, vocab.RoleComms)
+	comms := testkit.Login(t, env, vocab.RoleComms)
 	for _, from := range []string{vocab.CampaignDraft, vocab.CampaignPaused} {
 		t.Run(from, func(t *testing.T) {
 			c := inState(t, env, from)
@@ -431,7 +384,7 @@ func TestEngineFieldsIgnoredInPatch(t *testing.T) {
 
 func TestTestSendsGoThroughTheOutboxOnly(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{})
-	comms := login(t, env, vocab.RoleComms)
+	comms := testkit.Login(t, env, vocab.RoleComms)
 	seed(t, env, 3) // would-be recipients, who must get nothing
 	id := apiMustCreate(t, env, comms, map[string]any{"subject": "Garden news for {{.FirstName}}"})
 	before := exportCampaign(t, env, id)
@@ -488,7 +441,7 @@ func TestTestSendsGoThroughTheOutboxOnly(t *testing.T) {
 func TestPauseResumeAndCancelThroughTheAPI(t *testing.T) {
 	const n = 300
 	env := testkit.Start(t, testkit.Options{Configure: fast(func(c *pb_hooks.Config) { c.Campaigns.PerSecond = 100 })})
-	comms := login(t, env, vocab.RoleComms)
+	comms := testkit.Login(t, env, vocab.RoleComms)
 	sups := seed(t, env, n)
 	a := apiMustCreate(t, env, comms, map[string]any{"subject": "Pause test for {{.FirstName}}", "status": vocab.CampaignScheduled})
 	b := apiMustCreate(t, env, comms, map[string]any{"subject": "Cancel test for {{.FirstName}}", "status": vocab.CampaignScheduled})
@@ -567,7 +520,7 @@ func TestPauseResumeAndCancelThroughTheAPI(t *testing.T) {
 func TestStaffEditsDuringSendKeepEngineCounters(t *testing.T) {
 	const n = 300
 	env := testkit.Start(t, testkit.Options{Configure: fast(func(c *pb_hooks.Config) { c.Campaigns.PerSecond = 200 })})
-	comms := login(t, env, vocab.RoleComms)
+	comms := testkit.Login(t, env, vocab.RoleComms)
 	seed(t, env, n)
 	id := apiMustCreate(t, env, comms, map[string]any{"status": vocab.CampaignScheduled})
 	edits := 0

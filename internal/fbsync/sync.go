@@ -219,6 +219,9 @@ func (s *Syncer) markRemoved(items []item, res *Result) error {
 			gone = append(gone, r)
 		}
 	}
+	if len(gone) == 0 {
+		return nil
+	}
 	return s.App.RunInTransaction(func(tx core.App) error {
 		for _, r := range gone {
 			r.Set("removed", true)

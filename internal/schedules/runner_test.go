@@ -9,6 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"supportercrm/internal/schedules"
+	"supportercrm/internal/testkit"
 	"supportercrm/internal/vocab"
 	_ "supportercrm/pb_migrations"
 )
@@ -151,5 +152,49 @@ func TestInvalidSpecsAreRefusedOnSave(t *testing.T) {
 	}
 	if n, _ := app.CountRecords(vocab.Schedules); n != 0 {
 		t.Errorf("%d schedules saved", n)
+	}
+}
+
+func TestWhatsOnDigestSkipsWhenNothingIsUpcoming(t *testing.T) {
+	app, r, clk, alerts := setup(t, time.Date(2027, 1, 10, 8, 0, 0, 0, london))
+	s, err := newSchedule(t, app, "0 9 * * 1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Set("kind", vocab.ScheduleWhatsOn)
+	s.Set("name", "What's on")
+	if err := app.Save(s); err != nil {
+		t.Fatal(err)
+	}
+	clk.now = time.Date(2027, 1, 11, 9, 0, 1, 0, london)
+	r.Tick()
+	if n := len(campaigns(t, app)); n != 0 {
+		t.Fatalf("a digest with no upcoming events made %d campaigns", n)
+	}
+	if len(*alerts) != 1 || !strings.Contains((*alerts)[0], "No \"what's on\"") {
+		t.Errorf("alerts = %q", *alerts)
+	}
+	s, _ = app.FindRecordById(vocab.Schedules, s.Id)
+	if !strings.Contains(s.GetString("last_error"), "no upcoming events") ||
+		!s.GetDateTime("next_run_at").Time().Equal(time.Date(2027, 1, 18, 9, 0, 0, 0, london)) {
+		t.Errorf("after a skipped run: last_error %q, next_run_at %v", s.GetString("last_error"), s.GetDateTime("next_run_at"))
+	}
+
+	ev := core.NewRecord(testkit.Collection(t, app, vocab.Events))
+	ev.Set("name", "Burns night supper")
+	ev.Set("source", vocab.SourceManual)
+	ev.Set("start", time.Date(2027, 1, 25, 19, 0, 0, 0, london))
+	if err := app.Save(ev); err != nil {
+		t.Fatal(err)
+	}
+	clk.now = time.Date(2027, 1, 18, 9, 0, 1, 0, london)
+	r.Tick()
+	got := campaigns(t, app)
+	if len(got) != 1 {
+		t.Fatalf("campaigns = %d, want 1", len(got))
+	}
+	body := got[0].GetString("body")
+	if !strings.HasPrefix(body, "Dear {{.FirstName}}, here is our news.") || !strings.Contains(body, "{{range events ") {
+		t.Errorf("digest body = %q", body)
 	}
 }

@@ -21,6 +21,7 @@ type Graph struct {
 	pages    map[string][]string // edge -> data arrays (JSON), one per page
 	fail     map[string]string   // "edge/page" -> error body served instead
 	status   map[string]int      // "edge/page" -> status for the error body
+	left     map[string]int      // "edge/page" -> failures left (absent: until Heal)
 	hold     chan struct{}       // when set, requests wait on it
 	held     chan struct{}       // signalled when a request starts waiting
 	requests int
@@ -28,7 +29,7 @@ type Graph struct {
 
 // NewGraph starts a fake Graph API on loopback.
 func NewGraph(t testing.TB) *Graph {
-	g := &Graph{pages: map[string][]string{}, fail: map[string]string{}, status: map[string]int{}}
+	g := &Graph{pages: map[string][]string{}, fail: map[string]string{}, status: map[string]int{}, left: map[string]int{}}
 	g.Server = httptest.NewServer(http.HandlerFunc(g.serve))
 	t.Cleanup(g.Close)
 	return g
@@ -53,8 +54,11 @@ func (g *Graph) serve(w http.ResponseWriter, r *http.Request) {
 	key := fmt.Sprintf("%s/%d", edge, n)
 	if body, ok := g.fail[key]; ok {
 		status := g.status[key]
-		if status == 0 {
-			status = http.StatusBadRequest
+		if n, counted := g.left[key]; counted {
+			if n <= 1 {
+				delete(g.fail, key)
+			}
+			g.left[key] = n - 1
 		}
 		w.WriteHeader(status)
 		fmt.Fprint(w, body)
@@ -81,10 +85,18 @@ func (g *Graph) Set(edge string, pages ...string) {
 
 // Fail makes page n (from 0) of edge answer status with body, until Heal.
 func (g *Graph) Fail(edge string, n, status int, body string) {
+	g.FailTimes(edge, n, -1, status, body)
+}
+
+// FailTimes is Fail for the next times requests only (all, if negative).
+func (g *Graph) FailTimes(edge string, n, times, status int, body string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	key := fmt.Sprintf("%s/%d", edge, n)
 	g.fail[key], g.status[key] = body, status
+	if times >= 0 {
+		g.left[key] = times
+	}
 }
 
 // Heal removes every failure.
@@ -93,6 +105,7 @@ func (g *Graph) Heal() {
 	defer g.mu.Unlock()
 	clear(g.fail)
 	clear(g.status)
+	clear(g.left)
 }
 
 // Hold makes requests wait until the returned release is called; held
