@@ -54,7 +54,7 @@ type runner struct {
 	from     mail.Address
 	listID   string
 	limiter  *rate.Limiter
-	jobs     chan job
+	jobs     chan []job // small batches, checked together just before sending
 	results  chan result
 	pending  sync.WaitGroup // dispatched, not yet written
 	cancel   context.CancelFunc
@@ -81,7 +81,7 @@ func (e *Engine) run(parent context.Context, id string) error {
 	r := &runner{
 		e: e, id: id, compiled: compiled, identity: identity, cancel: cancel,
 		from:    mail.Address{Name: s.SenderName, Address: s.SenderAddress},
-		jobs:    make(chan job, e.Config.Connections),
+		jobs:    make(chan []job, e.Config.Connections),
 		results: make(chan result, 4*e.Config.Connections),
 	}
 	r.listID = listID(e.App, identity, c.GetStringSlice("topics"), s.SenderAddress)
@@ -123,12 +123,13 @@ func (r *runner) dispatch(ctx context.Context) error {
 			if len(page) == 0 {
 				break
 			}
-			for _, j := range page {
-				r.pending.Add(1)
+			for start := 0; start < len(page); start += checkBatch {
+				batch := page[start:min(start+checkBatch, len(page))]
+				r.pending.Add(len(batch))
 				select {
-				case r.jobs <- j:
+				case r.jobs <- batch:
 				case <-ctx.Done():
-					r.pending.Done()
+					r.pending.Add(-len(batch))
 					return nil
 				}
 			}

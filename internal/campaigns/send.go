@@ -19,46 +19,106 @@ import (
 	"supportercrm/internal/vocab"
 )
 
-// work sends jobs over one SMTP connection, reconnecting after errors.
+// Send-time checks: deliveries are checked a batch at a time (one read
+// transaction, not eight), and checked again just before the send if the
+// verdict is older than checkFresh (e.g. after waiting for the rate limit).
+const (
+	checkBatch = 8
+	checkFresh = 50 * time.Millisecond
+)
+
+// prepared is a delivery checked and rendered, waiting for its connection.
+type prepared struct {
+	job
+	msg     *mailsend.Message
+	checked time.Time
+}
+
+// work sends jobs over one SMTP connection, reconnecting after errors. A
+// companion goroutine checks and renders the next messages while this one
+// waits on the SMTP server, so the connection is never idle for rendering.
 func (r *runner) work(ctx context.Context) {
+	check, err := r.prepareCheck()
+	if err != nil {
+		r.e.App.Logger().Error("campaigns: failed to prepare the send-time check", "error", err.Error())
+		for batch := range r.jobs {
+			for _, j := range batch {
+				r.results <- result{job: j, kind: untouched}
+			}
+		}
+		return
+	}
+	defer check.Close()
+	ready := make(chan prepared, 2)
+	go r.prepare(ctx, check, ready)
+	r.send(ctx, check, ready)
+}
+
+// prepare checks and renders the jobs that may go. Verdicts are shared by
+// a batch while fresh; the rest of a batch is checked again once they age
+// (the connection may be slow to take the next message).
+func (r *runner) prepare(ctx context.Context, check *sql.Stmt, ready chan<- prepared) {
+	defer close(ready)
+	for batch := range r.jobs {
+		var verdicts map[string]string
+		var checked time.Time
+		for i, j := range batch {
+			if ctx.Err() != nil {
+				r.results <- result{job: j, kind: untouched}
+				continue
+			}
+			if verdicts == nil || time.Since(checked) > checkFresh/2 {
+				var err error
+				if verdicts, err = r.stale(check, batch[i:]); err != nil {
+					r.e.App.Logger().Error("campaigns: send-time check failed", "campaign", r.id, "error", err.Error())
+					verdicts = nil
+					r.results <- result{job: j, kind: untouched} // sent on a later pass or run
+					continue
+				}
+				checked = time.Now()
+			}
+			if reason := verdicts[j.Supporter]; reason != "" {
+				r.results <- result{job: j, kind: skipped, err: reason}
+				continue
+			}
+			msg, err := r.message(j)
+			if err != nil {
+				r.results <- result{job: j, kind: failed, err: err.Error()}
+				continue
+			}
+			ready <- prepared{job: j, msg: msg, checked: checked}
+		}
+	}
+}
+
+// send delivers prepared messages over one connection.
+func (r *runner) send(ctx context.Context, check *sql.Stmt, ready <-chan prepared) {
 	var conn mailsend.Sender
 	defer func() {
 		if conn != nil {
 			conn.Close()
 		}
 	}()
-	// The staleness check runs once per message, so it is a plain prepared
-	// statement (no query builder) per connection.
-	check, err := r.prepareCheck()
-	if err != nil {
-		r.e.App.Logger().Error("campaigns: failed to prepare the send-time check", "error", err.Error())
-		for j := range r.jobs {
-			r.results <- result{job: j, kind: untouched}
-		}
-		return
-	}
-	defer check.Close()
 	backoff := 100 * time.Millisecond
-	for j := range r.jobs {
-		if ctx.Err() != nil {
+	for p := range ready {
+		j := p.job
+		if ctx.Err() != nil || (r.limiter != nil && r.limiter.Wait(ctx) != nil) {
 			r.results <- result{job: j, kind: untouched}
 			continue
 		}
-		if r.limiter != nil && r.limiter.Wait(ctx) != nil {
-			r.results <- result{job: j, kind: untouched}
-			continue
-		}
-		// Checked after any wait for the rate limit, just before the send.
-		if reason := r.stale(check, j); reason != "" {
-			r.results <- result{job: j, kind: skipped, err: reason}
-			continue
-		}
-		msg, err := r.message(j)
-		if err != nil {
-			r.results <- result{job: j, kind: failed, err: err.Error()}
-			continue
+		if time.Since(p.checked) > checkFresh {
+			verdicts, err := r.stale(check, []job{j})
+			if err != nil {
+				r.results <- result{job: j, kind: untouched}
+				continue
+			}
+			if reason := verdicts[j.Supporter]; reason != "" {
+				r.results <- result{job: j, kind: skipped, err: reason}
+				continue
+			}
 		}
 		if conn == nil {
+			var err error
 			if conn, err = r.e.Dial(ctx); err != nil {
 				conn = nil
 				r.relayDown(err)
@@ -68,11 +128,11 @@ func (r *runner) work(ctx context.Context) {
 				continue
 			}
 		}
-		err = conn.Send(context.WithoutCancel(ctx), msg)
+		err := conn.Send(context.WithoutCancel(ctx), p.msg)
 		if err == nil {
 			r.downNS.Store(0)
 			backoff = 100 * time.Millisecond
-			r.results <- result{job: j, kind: sent, messageID: msg.MessageID}
+			r.results <- result{job: j, kind: sent, messageID: p.msg.MessageID}
 			continue
 		}
 		if mailsend.IsConnectionError(err) {
@@ -84,36 +144,54 @@ func (r *runner) work(ctx context.Context) {
 	}
 }
 
-// stale reports why a delivery must not go out now: the supporter
-// unsubscribed (or bounced, complained, was erased) or the address was
-// suppressed after the snapshot.
-func (r *runner) stale(check *sql.Stmt, j job) string {
-	hash := ""
-	if r.e.Hash != nil {
-		hash = r.e.Hash(j.Email)
+// stale returns, by supporter, why each delivery must not go out now: the
+// supporter unsubscribed (or bounced, complained, was erased) or the address
+// was suppressed after the snapshot. Deliveries that may go are absent.
+func (r *runner) stale(check *sql.Stmt, jobs []job) (map[string]string, error) {
+	args := make([]any, 0, 2*checkBatch)
+	for i := range checkBatch {
+		j := jobs[min(i, len(jobs)-1)] // a short batch repeats its last
+		hash := ""
+		if r.e.Hash != nil {
+			hash = r.e.Hash(j.Email)
+		}
+		args = append(args, j.Supporter, hash)
 	}
-	var status string
-	var suppressed bool
-	if err := check.QueryRow(hash, j.Supporter).Scan(&status, &suppressed); err != nil {
-		return "supporter not found"
+	rows, err := check.Query(args...)
+	if err != nil {
+		return nil, err
 	}
-	if status != vocab.StatusSubscribed {
-		return "supporter is " + status
+	defer rows.Close()
+	verdicts := make(map[string]string, len(jobs))
+	for rows.Next() {
+		var id, status string
+		var suppressed bool
+		if err := rows.Scan(&id, &status, &suppressed); err != nil {
+			return nil, err
+		}
+		switch {
+		case status == "":
+			verdicts[id] = "supporter not found"
+		case status != vocab.StatusSubscribed:
+			verdicts[id] = "supporter is " + status
+		case suppressed:
+			verdicts[id] = "address is suppressed"
+		}
 	}
-	if suppressed {
-		return "address is suppressed"
-	}
-	return ""
+	return verdicts, rows.Err()
 }
 
-// prepareCheck prepares the send-time check on the read pool.
+// prepareCheck prepares the send-time check of checkBatch deliveries on the
+// read pool.
 func (r *runner) prepareCheck() (*sql.Stmt, error) {
 	db, ok := r.e.App.ConcurrentDB().(*dbx.DB)
 	if !ok {
 		return nil, errors.New("the read pool is not a *dbx.DB")
 	}
-	return db.DB().Prepare("SELECT s.status, EXISTS(SELECT 1 FROM " + vocab.Suppressions + " WHERE email_hash = ?) FROM " +
-		vocab.Supporters + " s WHERE s.id = ?")
+	values := strings.TrimSuffix(strings.Repeat("(?, ?), ", checkBatch), ", ")
+	return db.DB().Prepare("WITH j(sid, hash) AS (VALUES " + values + ") " +
+		"SELECT j.sid, ifnull(s.status, ''), EXISTS(SELECT 1 FROM " + vocab.Suppressions + " x WHERE x.email_hash = j.hash) " +
+		"FROM j LEFT JOIN " + vocab.Supporters + " s ON s.id = j.sid")
 }
 
 // relayDown counts how long the relay has been unreachable and pauses the
