@@ -27,6 +27,7 @@ func main() {
 	if err := pb_hooks.Register(app, cfg); err != nil {
 		log.Fatal(err)
 	}
+	app.RootCmd.AddCommand(pb_hooks.PrivacyCommand(app))
 	if err := app.Start(); err != nil {
 		log.Fatal(err)
 	}

@@ -35,6 +35,9 @@ type Config struct {
 	// DKIM signs every outgoing message when set (env CRM_DKIM_DOMAIN,
 	// CRM_DKIM_SELECTOR, CRM_DKIM_KEY_FILE).
 	DKIM *mailsend.DKIM
+	// PendingRetention is how long a signup that was never confirmed is kept
+	// (env CRM_PENDING_RETENTION_DAYS, default 30).
+	PendingRetention time.Duration
 }
 
 // ConfigFromEnv reads the environment; flags may override it afterwards.
@@ -73,6 +76,13 @@ func ConfigFromEnv() (Config, error) {
 		if c.DKIM, err = mailsend.LoadDKIM(os.Getenv("CRM_DKIM_DOMAIN"), os.Getenv("CRM_DKIM_SELECTOR"), pem); err != nil {
 			return c, fmt.Errorf("CRM_DKIM_*: %w", err)
 		}
+	}
+	if v := os.Getenv("CRM_PENDING_RETENTION_DAYS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 3650 {
+			return c, fmt.Errorf("CRM_PENDING_RETENTION_DAYS must be a whole number of days from 1 to 3650, got %q", v)
+		}
+		c.PendingRetention = time.Duration(n) * 24 * time.Hour
 	}
 	if v := os.Getenv("CRM_MIN_SUBMIT_SECONDS"); v != "" {
 		n, err := strconv.ParseFloat(v, 64)

@@ -3,6 +3,7 @@ package signup
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -59,16 +60,26 @@ func BindGuards(app core.App) {
 	})
 }
 
-// checkConsentUpdate allows exactly one change to a consent row from Go code:
-// setting its confirmation time once, when the double opt-in link is followed.
+// anonymisable are the consent fields that hold personal data. Go code may
+// clear them (erasure, retention) and nothing else; the supporter link may be
+// cleared too, but only on a row already anonymised (a deleted signup).
+var anonymisable = []string{"email", "details", "ip", "user_agent"}
+
+// checkConsentUpdate allows exactly two kinds of change to a consent row from
+// Go code: setting its confirmation time once, when the double opt-in link is
+// followed; and anonymising it, which only ever clears fields.
 func checkConsentUpdate(r *core.Record) error {
 	orig := r.Original()
 	for _, f := range r.Collection().Fields {
 		name := f.GetName()
-		if name == "confirmed_at" {
+		if name == "confirmed_at" || fmt.Sprint(r.GetRaw(name)) == fmt.Sprint(orig.GetRaw(name)) {
 			continue
 		}
-		if fmt.Sprint(r.GetRaw(name)) != fmt.Sprint(orig.GetRaw(name)) {
+		cleared := isEmpty(r.GetRaw(name))
+		switch {
+		case cleared && slices.Contains(anonymisable, name):
+		case cleared && name == "supporter" && anonymised(r):
+		default:
 			return ErrAppendOnly
 		}
 	}
@@ -76,4 +87,22 @@ func checkConsentUpdate(r *core.Record) error {
 		return ErrAppendOnly
 	}
 	return nil
+}
+
+func anonymised(r *core.Record) bool {
+	for _, name := range anonymisable {
+		if !isEmpty(r.GetRaw(name)) {
+			return false
+		}
+	}
+	return true
+}
+
+// isEmpty is true for a cleared text or JSON value.
+func isEmpty(v any) bool {
+	switch s := strings.TrimSpace(fmt.Sprint(v)); s {
+	case "", "null", "{}", "[]", "<nil>":
+		return true
+	}
+	return false
 }
