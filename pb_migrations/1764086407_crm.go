@@ -187,7 +187,8 @@ FROM (
   UNION ALL
   SELECT 'b' || c.id, c.supporter, c.created,
     CASE WHEN c.action = 'withdraw' AND c.method IN ('unsubscribe_link', 'one_click') THEN 'unsubscribe' ELSE 'consent_' || c.action END,
-    CASE c.action WHEN 'grant' THEN 'Consent given' WHEN 'withdraw' THEN 'Consent withdrawn' ELSE 'Name changed' END
+    CASE WHEN c.action = 'withdraw' AND c.method IN ('unsubscribe_link', 'one_click') THEN 'Unsubscribed'
+      WHEN c.action = 'grant' THEN 'Consent given' WHEN c.action = 'withdraw' THEN 'Consent withdrawn' ELSE 'Name changed' END
       || coalesce(': ' || (SELECT group_concat(j.value, ', ') FROM json_each(CASE WHEN json_valid(c.topic_slugs) THEN c.topic_slugs ELSE '[]' END) j), '')
       || ' (' || c.method || ')',
     NULL, c.id
