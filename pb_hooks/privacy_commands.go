@@ -19,6 +19,8 @@ func PrivacyCommand(app core.App) *cobra.Command {
 		Use:   "supporter EMAIL_OR_ID",
 		Short: "Erase a supporter: personal data removed, evidence kept anonymised, the address suppressed",
 		Args:  cobra.ExactArgs(1),
+		// A refusal (unknown supporter) is an answer, not a usage mistake.
+		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := app.RunAppMigrations(); err != nil {
 				return err

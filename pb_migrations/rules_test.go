@@ -149,6 +149,7 @@ var rules = []row{
 	{coll: vocab.Consents, act: create, role: comms, want: 403},
 	{coll: vocab.Consents, act: create, role: admin, want: 403},
 	{coll: vocab.Consents, act: create, role: super, want: 200},
+	{coll: vocab.Consents, act: create, role: super, want: 400, note: "no supporter", body: `{"action":"grant","basis":"consent","method":"staff","wording":"I agree"}`},
 	{coll: vocab.Consents, act: update, role: anon, want: 403},
 	{coll: vocab.Consents, act: update, role: comms, want: 403},
 	{coll: vocab.Consents, act: update, role: admin, want: 403},

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/vocab"
@@ -31,6 +32,14 @@ func BindGuards(app core.App) {
 	})
 	app.OnRecordDelete(vocab.Consents).BindFunc(func(e *core.RecordEvent) error {
 		return ErrAppendOnly
+	})
+	// The relation isn't required (a deleted signup's rows outlive it,
+	// anonymised), but every new row is someone's.
+	app.OnRecordCreate(vocab.Consents).BindFunc(func(e *core.RecordEvent) error {
+		if e.Record.GetString("supporter") == "" {
+			return validation.Errors{"supporter": validation.NewError("required", "A consent row must name its supporter.")}
+		}
+		return e.Next()
 	})
 	normalizeSupporter := func(e *core.RecordEvent) error {
 		email, msg := NormalizeEmail(e.Record.GetString("email"))
