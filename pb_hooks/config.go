@@ -37,6 +37,9 @@ type Config struct {
 	DKIM *mailsend.DKIM
 	// Facebook is the events sync (env FACEBOOK_*).
 	Facebook FacebookConfig
+	// PendingRetention is how long a signup that was never confirmed is kept
+	// (env CRM_PENDING_RETENTION_DAYS, default 30).
+	PendingRetention time.Duration
 }
 
 // ConfigFromEnv reads the environment; flags may override it afterwards.
@@ -79,6 +82,13 @@ func ConfigFromEnv() (Config, error) {
 		if c.DKIM, err = mailsend.LoadDKIM(os.Getenv("CRM_DKIM_DOMAIN"), os.Getenv("CRM_DKIM_SELECTOR"), pem); err != nil {
 			return c, fmt.Errorf("CRM_DKIM_*: %w", err)
 		}
+	}
+	if v := os.Getenv("CRM_PENDING_RETENTION_DAYS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 3650 {
+			return c, fmt.Errorf("CRM_PENDING_RETENTION_DAYS must be a whole number of days from 1 to 3650, got %q", v)
+		}
+		c.PendingRetention = time.Duration(n) * 24 * time.Hour
 	}
 	if v := os.Getenv("CRM_MIN_SUBMIT_SECONDS"); v != "" {
 		n, err := strconv.ParseFloat(v, 64)

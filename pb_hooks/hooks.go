@@ -49,6 +49,7 @@ func Register(app core.App, cfg Config) error {
 	cfg.Outbox.Suppressed = signup.IsSuppressed
 	dial := outbox.DialSettings(app, cfg.DKIM)
 	worker := outbox.NewWorker(app, cfg.Outbox, dial)
+	bindPrivacy(app, cfg, signer, set, identity.Get, worker.Wake)
 	alert := func(subject, text string) { alertStaff(app, subject, text) }
 	engine := &campaigns.Engine{
 		App: app, Config: cfg.Campaigns, Dial: dial, Signer: signer,
@@ -146,7 +147,7 @@ func Commands(app core.App, cfg Config) ([]*cobra.Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []*cobra.Command{fb.command()}, nil
+	return []*cobra.Command{fb.command(), PrivacyCommand(app)}, nil
 }
 
 // alertStaff emails every admin (staff with the admin role, and superusers).
@@ -190,5 +191,6 @@ func routes(se *core.ServeEvent, h *signup.Handlers, engine *campaigns.Engine, s
 	r.GET("/view", engine.ViewPage)
 	r.GET("/preview", engine.PreviewPage)
 	r.GET("/static/{path...}", apis.Static(set.Static(), false))
+	privacyRoutes(se, h.S)
 	exemptFromDefaultCORS(se, "/api/subscribe")
 }

@@ -23,7 +23,7 @@ func TestEveryMigrationReverts(t *testing.T) {
 	if len(reverted) != len(core.AppMigrations.Items()) {
 		t.Fatalf("reverted %d of %d migrations", len(reverted), len(core.AppMigrations.Items()))
 	}
-	for _, n := range []string{"supporters", "topics", "consents", "outbox", "suppressions", "staff", "charity", "campaigns", "deliveries", "schedules", "events", "sync_runs"} {
+	for _, n := range []string{"supporters", "topics", "consents", "outbox", "suppressions", "staff", "charity", "campaigns", "deliveries", "schedules", "events", "sync_runs", "donations", "pledges", "gift_aid_declarations", "supporter_timeline", "supporter_giving"} {
 		if _, err := app.FindCollectionByNameOrId(n); err == nil {
 			t.Errorf("%s still exists", n)
 		}

@@ -18,9 +18,10 @@ import (
 	"supportercrm/internal/vocab"
 )
 
-// This file checks the REST API rules of 1764086400_collections.go and
-// 1764086403_campaigns.go, together with the hooks that back them, for every
-// collection × role × action.
+// This file checks the REST API rules of every collection and view
+// (1764086400_collections.go, 1764086403_campaigns.go, 1764086405_events.go,
+// 1764086406_giving.go, 1764086407_crm.go), together with the hooks that back
+// them, for every collection × role × action.
 //
 // Status codes come from PocketBase's apis/record_crud.go (v0.40.4):
 //   - nil rule, caller not a superuser: 403 for every action, guests included;
@@ -28,6 +29,7 @@ import (
 //   - view/update/delete with a failing filter rule: 404;
 //   - create with a failing filter rule: 400;
 //   - a model hook refusing the write: 400;
+//   - any write to a view collection: 400, before any rule is checked;
 //   - superusers bypass every rule (but not the hooks).
 // Besides the status, every row checks the data: a refused write leaves the
 // row as it was, an allowed one has its effect.
@@ -63,6 +65,7 @@ const (
 	seesAll    = "id != ''"
 	seesSelf   = "id = {:self}"
 	seesPublic = "public = true"
+	seesListed = "hidden = false && removed = false"
 )
 
 type row struct {
@@ -146,6 +149,7 @@ var rules = []row{
 	{coll: vocab.Consents, act: create, role: comms, want: 403},
 	{coll: vocab.Consents, act: create, role: admin, want: 403},
 	{coll: vocab.Consents, act: create, role: super, want: 200},
+	{coll: vocab.Consents, act: create, role: super, want: 400, note: "no supporter", body: `{"action":"grant","basis":"consent","method":"staff","wording":"I agree"}`},
 	{coll: vocab.Consents, act: update, role: anon, want: 403},
 	{coll: vocab.Consents, act: update, role: comms, want: 403},
 	{coll: vocab.Consents, act: update, role: admin, want: 403},
@@ -313,6 +317,164 @@ var rules = []row{
 	{coll: vocab.Deliveries, act: del, role: comms, want: 403},
 	{coll: vocab.Deliveries, act: del, role: admin, want: 403},
 	{coll: vocab.Deliveries, act: del, role: super, want: 204},
+
+	// donations, pledges, Gift Aid declarations: financial records, admins
+	// only; comms staff don't even see that they exist.
+	{coll: vocab.Donations, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Donations, act: list, role: comms, want: 200, sees: seesNone},
+	{coll: vocab.Donations, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Donations, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Donations, act: view, role: anon, want: 404},
+	{coll: vocab.Donations, act: view, role: comms, want: 404},
+	{coll: vocab.Donations, act: view, role: admin, want: 200},
+	{coll: vocab.Donations, act: view, role: super, want: 200},
+	{coll: vocab.Donations, act: create, role: anon, want: 400},
+	{coll: vocab.Donations, act: create, role: comms, want: 400},
+	{coll: vocab.Donations, act: create, role: admin, want: 200},
+	{coll: vocab.Donations, act: create, role: super, want: 200},
+	{coll: vocab.Donations, act: update, role: anon, want: 404},
+	{coll: vocab.Donations, act: update, role: comms, want: 404},
+	{coll: vocab.Donations, act: update, role: admin, want: 200},
+	{coll: vocab.Donations, act: update, role: super, want: 200},
+	{coll: vocab.Donations, act: del, role: anon, want: 404},
+	{coll: vocab.Donations, act: del, role: comms, want: 404},
+	{coll: vocab.Donations, act: del, role: admin, want: 204},
+	{coll: vocab.Donations, act: del, role: super, want: 204},
+	{coll: vocab.Pledges, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Pledges, act: list, role: comms, want: 200, sees: seesNone},
+	{coll: vocab.Pledges, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Pledges, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Pledges, act: view, role: anon, want: 404},
+	{coll: vocab.Pledges, act: view, role: comms, want: 404},
+	{coll: vocab.Pledges, act: view, role: admin, want: 200},
+	{coll: vocab.Pledges, act: view, role: super, want: 200},
+	{coll: vocab.Pledges, act: create, role: anon, want: 400},
+	{coll: vocab.Pledges, act: create, role: comms, want: 400},
+	{coll: vocab.Pledges, act: create, role: admin, want: 200},
+	{coll: vocab.Pledges, act: create, role: super, want: 200},
+	{coll: vocab.Pledges, act: update, role: anon, want: 404},
+	{coll: vocab.Pledges, act: update, role: comms, want: 404},
+	{coll: vocab.Pledges, act: update, role: admin, want: 200},
+	{coll: vocab.Pledges, act: update, role: super, want: 200},
+	{coll: vocab.Pledges, act: del, role: anon, want: 404},
+	{coll: vocab.Pledges, act: del, role: comms, want: 404},
+	{coll: vocab.Pledges, act: del, role: admin, want: 204},
+	{coll: vocab.Pledges, act: del, role: super, want: 204},
+	{coll: vocab.Declarations, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Declarations, act: list, role: comms, want: 200, sees: seesNone},
+	{coll: vocab.Declarations, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Declarations, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Declarations, act: view, role: anon, want: 404},
+	{coll: vocab.Declarations, act: view, role: comms, want: 404},
+	{coll: vocab.Declarations, act: view, role: admin, want: 200},
+	{coll: vocab.Declarations, act: view, role: super, want: 200},
+	{coll: vocab.Declarations, act: create, role: anon, want: 400},
+	{coll: vocab.Declarations, act: create, role: comms, want: 400},
+	{coll: vocab.Declarations, act: create, role: admin, want: 200},
+	{coll: vocab.Declarations, act: create, role: super, want: 200},
+	{coll: vocab.Declarations, act: update, role: anon, want: 404},
+	{coll: vocab.Declarations, act: update, role: comms, want: 404},
+	{coll: vocab.Declarations, act: update, role: admin, want: 200},
+	{coll: vocab.Declarations, act: update, role: super, want: 200},
+	{coll: vocab.Declarations, act: del, role: anon, want: 404},
+	{coll: vocab.Declarations, act: del, role: comms, want: 404},
+	{coll: vocab.Declarations, act: del, role: admin, want: 204},
+	{coll: vocab.Declarations, act: del, role: super, want: 204},
+	{coll: vocab.Declarations, act: create, role: admin, want: 400, note: "oral, no confirmation sent", body: `{"supporter":"{supporter}","first_name":"Ann","last_name":"Other","house":"1","address":"High St","postcode":"LS1 1AA","declared_on":"2026-01-01 00:00:00.000Z","scope":"past_and_future","method":"oral"}`},
+	{coll: vocab.Declarations, act: create, role: super, want: 400, note: "no postcode", body: `{"supporter":"{supporter}","first_name":"Ann","last_name":"Other","house":"1","address":"High St","declared_on":"2026-01-01 00:00:00.000Z","scope":"past_and_future","method":"written"}`},
+	{coll: vocab.Declarations, act: create, role: admin, want: 200, note: "postcode normalised", body: `{"supporter":"{supporter}","first_name":"Ann","last_name":"Other","house":"1","address":"High St","postcode":" ls11aa","declared_on":"2026-01-01 00:00:00.000Z","scope":"past_and_future","method":"written"}`, check: storedField("postcode", "LS1 1AA")},
+
+	// The admin views: the supporter timeline and giving totals. Admins read;
+	// nobody writes a view.
+	{coll: vocab.Timeline, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Timeline, act: list, role: comms, want: 200, sees: seesNone},
+	{coll: vocab.Timeline, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Timeline, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Timeline, act: view, role: anon, want: 404},
+	{coll: vocab.Timeline, act: view, role: comms, want: 404},
+	{coll: vocab.Timeline, act: view, role: admin, want: 200},
+	{coll: vocab.Timeline, act: view, role: super, want: 200},
+	{coll: vocab.Timeline, act: create, role: anon, want: 400},
+	{coll: vocab.Timeline, act: create, role: comms, want: 400},
+	{coll: vocab.Timeline, act: create, role: admin, want: 400},
+	{coll: vocab.Timeline, act: create, role: super, want: 400},
+	{coll: vocab.Timeline, act: update, role: anon, want: 400},
+	{coll: vocab.Timeline, act: update, role: comms, want: 400},
+	{coll: vocab.Timeline, act: update, role: admin, want: 400},
+	{coll: vocab.Timeline, act: update, role: super, want: 400},
+	{coll: vocab.Timeline, act: del, role: anon, want: 400},
+	{coll: vocab.Timeline, act: del, role: comms, want: 400},
+	{coll: vocab.Timeline, act: del, role: admin, want: 400},
+	{coll: vocab.Timeline, act: del, role: super, want: 400},
+	{coll: vocab.Giving, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Giving, act: list, role: comms, want: 200, sees: seesNone},
+	{coll: vocab.Giving, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Giving, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Giving, act: view, role: anon, want: 404},
+	{coll: vocab.Giving, act: view, role: comms, want: 404},
+	{coll: vocab.Giving, act: view, role: admin, want: 200},
+	{coll: vocab.Giving, act: view, role: super, want: 200},
+	{coll: vocab.Giving, act: create, role: anon, want: 400},
+	{coll: vocab.Giving, act: create, role: comms, want: 400},
+	{coll: vocab.Giving, act: create, role: admin, want: 400},
+	{coll: vocab.Giving, act: create, role: super, want: 400},
+	{coll: vocab.Giving, act: update, role: anon, want: 400},
+	{coll: vocab.Giving, act: update, role: comms, want: 400},
+	{coll: vocab.Giving, act: update, role: admin, want: 400},
+	{coll: vocab.Giving, act: update, role: super, want: 400},
+	{coll: vocab.Giving, act: del, role: anon, want: 400},
+	{coll: vocab.Giving, act: del, role: comms, want: 400},
+	{coll: vocab.Giving, act: del, role: admin, want: 400},
+	{coll: vocab.Giving, act: del, role: super, want: 400},
+
+	// events: the public sees what the events page shows (not hidden, not
+	// removed); staff see all; comms and admins create and edit; admins delete.
+	{coll: vocab.Events, act: list, role: anon, want: 200, sees: seesListed},
+	{coll: vocab.Events, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.Events, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Events, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Events, act: view, role: anon, want: 200},
+	{coll: vocab.Events, act: view, role: comms, want: 200},
+	{coll: vocab.Events, act: view, role: admin, want: 200},
+	{coll: vocab.Events, act: view, role: super, want: 200},
+	{coll: vocab.Events, act: view, role: anon, want: 404, note: "hidden", target: hiddenEvent},
+	{coll: vocab.Events, act: view, role: anon, want: 404, note: "removed", target: removedEvent},
+	{coll: vocab.Events, act: view, role: comms, want: 200, note: "hidden", target: hiddenEvent},
+	{coll: vocab.Events, act: create, role: anon, want: 400},
+	{coll: vocab.Events, act: create, role: comms, want: 200},
+	{coll: vocab.Events, act: create, role: admin, want: 200},
+	{coll: vocab.Events, act: create, role: super, want: 200},
+	{coll: vocab.Events, act: update, role: anon, want: 404},
+	{coll: vocab.Events, act: update, role: comms, want: 200},
+	{coll: vocab.Events, act: update, role: admin, want: 200},
+	{coll: vocab.Events, act: update, role: super, want: 200},
+	{coll: vocab.Events, act: del, role: anon, want: 404},
+	{coll: vocab.Events, act: del, role: comms, want: 404},
+	{coll: vocab.Events, act: del, role: admin, want: 204},
+	{coll: vocab.Events, act: del, role: super, want: 204},
+
+	// sync_runs: staff read the log; no staff role writes it through the API
+	// (the sync writes it from Go); superusers bypass rules, as everywhere.
+	{coll: vocab.SyncRuns, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.SyncRuns, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.SyncRuns, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.SyncRuns, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.SyncRuns, act: view, role: anon, want: 404},
+	{coll: vocab.SyncRuns, act: view, role: comms, want: 200},
+	{coll: vocab.SyncRuns, act: view, role: admin, want: 200},
+	{coll: vocab.SyncRuns, act: view, role: super, want: 200},
+	{coll: vocab.SyncRuns, act: create, role: anon, want: 403},
+	{coll: vocab.SyncRuns, act: create, role: comms, want: 403},
+	{coll: vocab.SyncRuns, act: create, role: admin, want: 403},
+	{coll: vocab.SyncRuns, act: create, role: super, want: 200},
+	{coll: vocab.SyncRuns, act: update, role: anon, want: 403},
+	{coll: vocab.SyncRuns, act: update, role: comms, want: 403},
+	{coll: vocab.SyncRuns, act: update, role: admin, want: 403},
+	{coll: vocab.SyncRuns, act: update, role: super, want: 200},
+	{coll: vocab.SyncRuns, act: del, role: anon, want: 403},
+	{coll: vocab.SyncRuns, act: del, role: comms, want: 403},
+	{coll: vocab.SyncRuns, act: del, role: admin, want: 403},
+	{coll: vocab.SyncRuns, act: del, role: super, want: 204},
 }
 
 // Per-collection defaults: the JSON a create sends ({n} is a sequence number,
@@ -329,6 +491,13 @@ var (
 		vocab.Charity:      `{"name":"Second {n}","postal_address":"1 Road, Town","website":"https://example.org","consent_wording":"Yes"}`,
 		vocab.Campaigns:    `{"name":"Campaign {n}","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
 		vocab.Deliveries:   `{"campaign":"{campaign}","supporter":"{supporter}","email":"new{n}@example.org","status":"queued"}`,
+		vocab.Donations:    `{"supporter":"{supporter}","amount_pence":1000,"currency":"GBP","donated_on":"2026-01-01 00:00:00.000Z","method":"cash"}`,
+		vocab.Pledges:      `{"supporter":"{supporter}","amount_pence":250,"frequency":"weekly","starts_on":"2026-01-01 00:00:00.000Z","status":"active"}`,
+		vocab.Declarations: `{"supporter":"{supporter}","first_name":"Ann","last_name":"Other {n}","house":"1","address":"High St","postcode":"LS1 1AA","declared_on":"2026-01-01 00:00:00.000Z","scope":"past_and_future","method":"written"}`,
+		vocab.Timeline:     `{"kind":"signup","summary":"Forged {n}"}`,
+		vocab.Giving:       `{"donated_pence":100000}`,
+		vocab.Events:       `{"name":"Event {n}","source":"manual"}`,
+		vocab.SyncRuns:     `{"source":"facebook","trigger":"manual"}`,
 	}
 	updateField = map[string]string{
 		vocab.Supporters:   "notes",
@@ -340,8 +509,19 @@ var (
 		vocab.Charity:      "tagline",
 		vocab.Campaigns:    "name",
 		vocab.Deliveries:   "last_error",
+		vocab.Donations:    "notes",
+		vocab.Pledges:      "purpose",
+		vocab.Declarations: "address",
+		vocab.Timeline:     "summary",
+		vocab.Giving:       "gift_aid",
+		vocab.Events:       "blurb",
+		vocab.SyncRuns:     "error",
 	}
 )
+
+// collections lists every collection and view the matrix covers.
+var collections = []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity,
+	vocab.Campaigns, vocab.Deliveries, vocab.Donations, vocab.Pledges, vocab.Declarations, vocab.Timeline, vocab.Giving, vocab.Events, vocab.SyncRuns}
 
 func TestAPIRules(t *testing.T) {
 	f := newFixtures(t)
@@ -370,7 +550,7 @@ func TestAPIRules(t *testing.T) {
 		})
 	}
 	// Every collection × role × action has a row.
-	for _, c := range []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity, vocab.Campaigns, vocab.Deliveries} {
+	for _, c := range collections {
 		for _, a := range []action{list, view, create, update, del} {
 			for _, ro := range []role{anon, comms, admin, super} {
 				if seen[fmt.Sprintf("%s/%s/%s", c, a, ro)] == 0 {
@@ -538,6 +718,10 @@ func hiddenTopic(_ *testing.T, f *fx) *core.Record { return f.hidden }
 
 func self(_ *testing.T, f *fx) *core.Record { return f.actor[comms] }
 
+func hiddenEvent(_ *testing.T, f *fx) *core.Record { return f.hiddenEvent }
+
+func removedEvent(_ *testing.T, f *fx) *core.Record { return f.removedEvent }
+
 func confirmedConsent(t *testing.T, f *fx) *core.Record {
 	// Reload first: the guard compares with Original(), which PocketBase
 	// leaves blank on a record created in memory.
@@ -607,6 +791,15 @@ func storedStatus(status string) func(*testing.T, *fx, *core.Record) {
 	}
 }
 
+func storedField(field, value string) func(*testing.T, *fx, *core.Record) {
+	return func(t *testing.T, _ *fx, rec *core.Record) {
+		t.Helper()
+		if got := rec.GetString(field); got != value {
+			t.Fatalf("%s = %q, want %q", field, got, value)
+		}
+	}
+}
+
 // storedHash checks that a suppression holds the SHA-256 hex of address.
 func storedHash(address string) func(*testing.T, *fx, *core.Record) {
 	return func(t *testing.T, _ *fx, rec *core.Record) {
@@ -626,6 +819,8 @@ type fx struct {
 	hidden    *core.Record            // a non-public topic
 	supporter *core.Record            // consents point at it
 	seq       int
+
+	hiddenEvent, removedEvent *core.Record // left off the public events page
 }
 
 func newFixtures(t *testing.T) *fx {
@@ -657,13 +852,20 @@ func newFixtures(t *testing.T) *fx {
 		f.actor[ro], f.token[ro] = rec, tok
 	}
 	f.supporter = f.make(t, vocab.Supporters)
-	for _, c := range []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity, vocab.Campaigns, vocab.Deliveries} {
+	for _, c := range collections {
 		f.shared[c] = f.make(t, c)
 	}
 	f.hidden = f.make(t, vocab.Topics)
 	f.hidden.Set("public", false)
 	if err := f.env.App.Save(f.hidden); err != nil {
 		t.Fatal(err)
+	}
+	for flag, ev := range map[string]**core.Record{"hidden": &f.hiddenEvent, "removed": &f.removedEvent} {
+		*ev = f.make(t, vocab.Events)
+		(*ev).Set(flag, true)
+		if err := f.env.App.Save(*ev); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return f
 }
@@ -725,11 +927,44 @@ func (f *fx) make(t *testing.T, coll string) *core.Record {
 		r.Set("supporter", f.make(t, vocab.Supporters).Id)
 		r.Set("email", fmt.Sprintf("fixture%d@example.org", n))
 		r.Set("status", vocab.DeliveryQueued)
+	case vocab.Donations: // method other: no thank-you email
+		r.Load(map[string]any{"supporter": f.supporter.Id, "amount_pence": 500 + n, "currency": "GBP", "donated_on": "2026-01-01 00:00:00.000Z", "method": "other"})
+	case vocab.Pledges:
+		r.Load(map[string]any{"supporter": f.supporter.Id, "amount_pence": 250, "frequency": vocab.PledgeMonthly, "starts_on": "2026-01-01 00:00:00.000Z", "status": vocab.PledgeActive})
+	case vocab.Declarations:
+		r.Load(map[string]any{"supporter": f.supporter.Id, "first_name": "Fixture", "last_name": fmt.Sprint(n), "house": "1", "address": "High St",
+			"postcode": "LS1 1AA", "declared_on": "2026-01-01 00:00:00.000Z", "scope": vocab.ScopePastAndFuture, "method": vocab.DeclaredWritten})
+	case vocab.Timeline: // a fresh supporter's signup row
+		return f.viewRow(t, coll, "a"+f.make(t, vocab.Supporters).Id)
+	case vocab.Giving: // a fresh supporter who gave
+		sup := f.make(t, vocab.Supporters)
+		d := f.make(t, vocab.Donations)
+		d.Set("supporter", sup.Id)
+		if err := f.env.App.Save(d); err != nil {
+			t.Fatal(err)
+		}
+		return f.viewRow(t, coll, sup.Id)
+	case vocab.Events:
+		r.Set("name", fmt.Sprintf("Fixture %d", n))
+		r.Set("source", vocab.SourceManual)
+	case vocab.SyncRuns:
+		r.Set("source", "facebook")
+		r.Set("trigger", "cron")
 	default:
 		t.Fatalf("no fixture for %s", coll)
 	}
 	if err := f.env.App.Save(r); err != nil {
 		t.Fatal(err)
+	}
+	return r
+}
+
+// viewRow reads one row of a view collection.
+func (f *fx) viewRow(t *testing.T, coll, id string) *core.Record {
+	t.Helper()
+	r, err := f.env.App.FindRecordById(coll, id)
+	if err != nil {
+		t.Fatalf("no %s row %s: %v", coll, id, err)
 	}
 	return r
 }

@@ -3,8 +3,10 @@ package signup
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/vocab"
@@ -30,6 +32,14 @@ func BindGuards(app core.App) {
 	})
 	app.OnRecordDelete(vocab.Consents).BindFunc(func(e *core.RecordEvent) error {
 		return ErrAppendOnly
+	})
+	// The relation isn't required (a deleted signup's rows outlive it,
+	// anonymised), but every new row is someone's.
+	app.OnRecordCreate(vocab.Consents).BindFunc(func(e *core.RecordEvent) error {
+		if e.Record.GetString("supporter") == "" {
+			return validation.Errors{"supporter": validation.NewError("required", "A consent row must name its supporter.")}
+		}
+		return e.Next()
 	})
 	normalizeSupporter := func(e *core.RecordEvent) error {
 		email, msg := NormalizeEmail(e.Record.GetString("email"))
@@ -59,16 +69,26 @@ func BindGuards(app core.App) {
 	})
 }
 
-// checkConsentUpdate allows exactly one change to a consent row from Go code:
-// setting its confirmation time once, when the double opt-in link is followed.
+// anonymisable are the consent fields that hold personal data. Go code may
+// clear them (erasure, retention) and nothing else; the supporter link may be
+// cleared too, but only on a row already anonymised (a deleted signup).
+var anonymisable = []string{"email", "details", "ip", "user_agent"}
+
+// checkConsentUpdate allows exactly two kinds of change to a consent row from
+// Go code: setting its confirmation time once, when the double opt-in link is
+// followed; and anonymising it, which only ever clears fields.
 func checkConsentUpdate(r *core.Record) error {
 	orig := r.Original()
 	for _, f := range r.Collection().Fields {
 		name := f.GetName()
-		if name == "confirmed_at" {
+		if name == "confirmed_at" || fmt.Sprint(r.GetRaw(name)) == fmt.Sprint(orig.GetRaw(name)) {
 			continue
 		}
-		if fmt.Sprint(r.GetRaw(name)) != fmt.Sprint(orig.GetRaw(name)) {
+		cleared := isEmpty(r.GetRaw(name))
+		switch {
+		case cleared && slices.Contains(anonymisable, name):
+		case cleared && name == "supporter" && anonymised(r):
+		default:
 			return ErrAppendOnly
 		}
 	}
@@ -76,4 +96,22 @@ func checkConsentUpdate(r *core.Record) error {
 		return ErrAppendOnly
 	}
 	return nil
+}
+
+func anonymised(r *core.Record) bool {
+	for _, name := range anonymisable {
+		if !isEmpty(r.GetRaw(name)) {
+			return false
+		}
+	}
+	return true
+}
+
+// isEmpty is true for a cleared text or JSON value.
+func isEmpty(v any) bool {
+	switch s := strings.TrimSpace(fmt.Sprint(v)); s {
+	case "", "null", "{}", "[]", "<nil>":
+		return true
+	}
+	return false
 }

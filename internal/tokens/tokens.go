@@ -1,5 +1,5 @@
 // Package tokens signs and verifies the purpose-bound links the app mails out
-// (confirm, unsubscribe, preferences) and the signup form's timestamp.
+// (confirm, unsubscribe, preferences, Gift Aid) and the signup form's timestamp.
 //
 // A token is "purpose.subject.issued.expires.mac": the fields are plain so a
 // support engineer can read them, and the HMAC-SHA256 over all of them makes
@@ -30,8 +30,9 @@ const (
 	Unsubscribe Purpose = "unsubscribe"
 	Preferences Purpose = "preferences"
 	Form        Purpose = "form"
-	View        Purpose = "view"    // a delivery's "view in browser" link
-	Preview     Purpose = "preview" // a campaign's preview for staff
+	View        Purpose = "view"     // a delivery's "view in browser" link
+	Preview     Purpose = "preview"  // a campaign's preview for staff
+	GiftAid     Purpose = "gift_aid" // a donor's Gift Aid declaration page
 )
 
 // Lifetimes: confirm links expire after a week; unsubscribe and preferences
@@ -43,6 +44,7 @@ const (
 	FormTTL        = 24 * time.Hour
 	ViewTTL        = 2 * 365 * 24 * time.Hour
 	PreviewTTL     = 30 * 24 * time.Hour
+	GiftAidTTL     = 365 * 24 * time.Hour
 )
 
 // Verification errors. Callers show a page per error; none changes data.

@@ -71,10 +71,11 @@ const (
 	KindWelcome           = "welcome"
 	KindAlert             = "staff_alert"
 	KindTest              = "test"
+	KindThankYou          = "thank_you" // a donation's thanks, inviting a Gift Aid declaration
 )
 
 // OutboxKinds lists every outbox kind.
-var OutboxKinds = []string{KindConfirm, KindAlreadySubscribed, KindWelcome, KindAlert, KindTest}
+var OutboxKinds = []string{KindConfirm, KindAlreadySubscribed, KindWelcome, KindAlert, KindTest, KindThankYou}
 
 // Suppression reasons.
 const (
@@ -167,9 +168,24 @@ const (
 
 // Gift Aid declaration methods (HMRC accepts each, with an oral one needing
 // a written confirmation) and what a declaration covers.
+const (
+	DeclaredOnline  = "online"
+	DeclaredWritten = "written"
+	DeclaredOral    = "oral"
+
+	ScopeThisDonation  = "this_donation"
+	ScopePastAndFuture = "past_and_future"
+)
+
 var (
-	DeclarationMethods = []string{"online", "written", "oral"}
-	DeclarationScopes  = []string{"this_donation", "past_and_future"}
+	DeclarationMethods = []string{DeclaredOnline, DeclaredWritten, DeclaredOral}
+	DeclarationScopes  = []string{ScopeThisDonation, ScopePastAndFuture}
+)
+
+// Admin views: one supporter's history, and giving totals per supporter.
+const (
+	Timeline = "supporter_timeline"
+	Giving   = "supporter_giving"
 )
 
 // Schedule kinds: a newsletter from its own content, or a "what's on"

@@ -1,0 +1,147 @@
+package giftaid
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"supportercrm/internal/charity"
+)
+
+// Handlers serves the public Gift Aid page. Only the signed link says who
+// the donor is: the page asks for no email address, so it can't be used to
+// find out who gives, and a forged form has no valid token (CSRF).
+type Handlers struct {
+	S *Service
+}
+
+// page is what pages/gift_aid.html sees.
+type page struct {
+	Charity        charity.Identity
+	Title          string
+	Token          string
+	Form           Input
+	Errors         FieldErrors
+	Wording        string
+	WordingVersion string
+	Active         []declared
+}
+
+type declared struct{ On, Method, Postcode string }
+
+// message is what pages/message.html sees.
+type message struct {
+	Charity        charity.Identity
+	Title, Heading string
+	Message        string
+	Link           *link
+}
+
+type link struct{ URL, Label string }
+
+// Page serves GET /gift-aid?token=…: the declaration form, filled in from
+// the latest declaration or the supporter record, and a cancel button when
+// a declaration is in force.
+func (h *Handlers) Page(e *core.RequestEvent) error {
+	token := e.Request.URL.Query().Get("token")
+	sup, err := h.S.Donor(token)
+	if err != nil {
+		return h.failure(e, err)
+	}
+	form := Input{FirstName: sup.GetString("first_name"), LastName: sup.GetString("last_name"),
+		Address: sup.GetString("address"), Postcode: sup.GetString("postcode")}
+	active, err := Active(h.S.App, sup.Id)
+	if err != nil {
+		return err
+	}
+	if len(active) > 0 {
+		d := active[0]
+		form = Input{Title: d.GetString("title"), FirstName: d.GetString("first_name"), LastName: d.GetString("last_name"),
+			House: d.GetString("house"), Address: d.GetString("address"), Postcode: d.GetString("postcode")}
+	}
+	return h.form(e, http.StatusOK, token, sup.Id, form, nil)
+}
+
+func (h *Handlers) form(e *core.RequestEvent, status int, token, supporterID string, f Input, errs FieldErrors) error {
+	id, err := h.S.Identity()
+	if err != nil {
+		return err
+	}
+	active, err := Active(h.S.App, supporterID)
+	if err != nil {
+		return err
+	}
+	p := page{Charity: id, Title: "Gift Aid", Token: token, Form: f, Errors: errs,
+		Wording: Wording(id.Name), WordingVersion: charity.WordingVersion(Wording(id.Name))}
+	for _, d := range active {
+		p.Active = append(p.Active, declared{On: d.GetDateTime("declared_on").Time().In(london).Format(dateForPeople), Method: d.GetString("method"), Postcode: d.GetString("postcode")})
+	}
+	return h.render(e, status, "gift_aid", p)
+}
+
+// Submit serves POST /gift-aid: action "declare" records a declaration,
+// "cancel" cancels those in force. The token comes in the form body.
+func (h *Handlers) Submit(e *core.RequestEvent) error {
+	if err := e.Request.ParseForm(); err != nil {
+		return h.say(e, http.StatusBadRequest, "We couldn't read that form", "Please go back and try again.", nil)
+	}
+	f := e.Request.PostForm
+	token := f.Get("token")
+	back := &link{"/gift-aid?token=" + url.QueryEscape(token), "Back to the Gift Aid page"}
+	if f.Get("action") == "cancel" {
+		n, err := h.S.Cancel(token)
+		if err != nil {
+			return h.failure(e, err)
+		}
+		if n == 0 {
+			return h.say(e, http.StatusOK, "Nothing to cancel", "You have no Gift Aid declaration with us at the moment.", back)
+		}
+		return h.say(e, http.StatusOK, "Gift Aid cancelled", "We won't claim Gift Aid on donations you make from today. Thank you for letting us know; if you'd like to declare again later, come back to this page.", back)
+	}
+	in := Input{Title: f.Get("title"), FirstName: f.Get("first_name"), LastName: f.Get("last_name"), House: f.Get("house"),
+		Address: f.Get("address"), Postcode: f.Get("postcode"), Confirm: f.Get("confirm") == "yes"}
+	errs, err := h.S.Declare(token, Request{Input: in, WordingVersion: f.Get("wording_version"), IP: e.RealIP(), UserAgent: e.Request.UserAgent()})
+	if err != nil {
+		return h.failure(e, err)
+	}
+	if errs != nil {
+		sup, err := h.S.Donor(token)
+		if err != nil {
+			return h.failure(e, err)
+		}
+		return h.form(e, http.StatusBadRequest, token, sup.Id, in, errs)
+	}
+	return h.say(e, http.StatusOK, "Thank you: Gift Aid declared",
+		"We'll claim Gift Aid on your donations from the past 4 years and in the future, adding 25p to every £1 you give at no extra cost to you. Please tell us if you stop paying enough UK tax, change your name or move home.", back)
+}
+
+func (h *Handlers) failure(e *core.RequestEvent, err error) error {
+	var le *LinkError
+	if errors.As(err, &le) {
+		return h.say(e, http.StatusBadRequest, le.Heading, le.Message, nil)
+	}
+	return err
+}
+
+func (h *Handlers) say(e *core.RequestEvent, status int, heading, msg string, l *link) error {
+	id, err := h.S.Identity()
+	if err != nil {
+		return err
+	}
+	return h.render(e, status, "message", message{Charity: id, Title: heading, Heading: heading, Message: msg, Link: l})
+}
+
+func (h *Handlers) render(e *core.RequestEvent, status int, name string, data any) error {
+	var buf bytes.Buffer
+	if err := h.S.Views.Page(&buf, name, data); err != nil {
+		return err
+	}
+	hd := e.Response.Header()
+	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("Referrer-Policy", "no-referrer") // the page's address carries a token
+	hd.Set("Cache-Control", "no-store")
+	return e.HTML(status, buf.String())
+}

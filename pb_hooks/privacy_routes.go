@@ -1,0 +1,36 @@
+package pb_hooks
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+
+	"supportercrm/internal/erasure"
+	"supportercrm/internal/giftaid"
+	"supportercrm/internal/signup"
+	"supportercrm/internal/vocab"
+)
+
+// privacyRoutes adds the public Gift Aid page and the admins' erasure action.
+func privacyRoutes(se *core.ServeEvent, s *signup.Service) {
+	gift := &giftaid.Handlers{S: &giftaid.Service{App: s.App, Signer: s.Signer, Views: s.Views, Identity: s.Identity, Notify: s.Notify}}
+	se.Router.GET("/gift-aid", gift.Page)
+	se.Router.POST("/gift-aid", gift.Submit).Bind(apis.BodyLimit(bodyLimit))
+
+	eraser := &erasure.Eraser{App: s.App, Hash: signup.HashEmail}
+	se.Router.POST("/api/crm/supporters/{id}/erase", func(e *core.RequestEvent) error {
+		if !e.HasSuperuserAuth() && e.Auth.GetString("role") != vocab.RoleAdmin {
+			return e.ForbiddenError("Only admins can erase supporters.", nil)
+		}
+		res, err := eraser.Erase(e.Request.PathValue("id"))
+		if errors.Is(err, erasure.ErrNotFound) {
+			return e.NotFoundError("No supporter has that id.", nil)
+		}
+		if err != nil {
+			return err
+		}
+		return e.JSON(http.StatusOK, res)
+	}).Bind(apis.RequireAuth(core.CollectionNameSuperusers, vocab.Staff))
+}
