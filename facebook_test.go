@@ -52,9 +52,9 @@ func TestFacebookSyncFromTheBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer app.ClearBootstrap()
-	waitUntil(t, func() bool { return mustCount(t, app, vocab.SyncRuns, "error ~ 'malformed'") > 0 })
+	testkit.Eventually(t, 30*time.Second, func() bool { return mustCount(t, app, vocab.SyncRuns, "error ~ 'malformed'") > 0 })
 	g.Heal()
-	waitUntil(t, func() bool { return mustCount(t, app, vocab.Events, "") == 2 })
+	testkit.Eventually(t, 30*time.Second, func() bool { return mustCount(t, app, vocab.Events, "") == 2 })
 
 	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -89,14 +89,4 @@ func TestFacebookSyncFromTheBinary(t *testing.T) {
 			t.Errorf("the token appears in sync_runs: %s", r.GetString("error"))
 		}
 	}
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatal("condition not met within 30s")
 }

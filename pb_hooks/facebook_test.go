@@ -111,7 +111,7 @@ func TestWebhookSignatureGatesTheSync(t *testing.T) {
 			t.Fatalf("signed delivery = %d", status)
 		}
 	}
-	waitFor(t, func() bool { return env.Count(t, vocab.Events, "") == 2 })
+	testkit.Eventually(t, 10*time.Second, func() bool { return env.Count(t, vocab.Events, "") == 2 })
 	time.Sleep(200 * time.Millisecond)
 	if runs := env.Count(t, vocab.SyncRuns, "trigger = 'webhook'"); runs != 1 {
 		t.Errorf("a burst of deliveries made %d syncs, want 1", runs)
@@ -170,16 +170,6 @@ func TestEventsReachTheNewsletter(t *testing.T) {
 	if strings.Contains(html, "Trustees") || strings.Contains(html, "Cancelled fun run") {
 		t.Error("a hidden or cancelled event reached the newsletter")
 	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatal("condition not met within 10s")
 }
 
 func TestEventsPage(t *testing.T) {

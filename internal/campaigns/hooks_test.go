@@ -1,7 +1,6 @@
 package campaigns_test
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -168,7 +167,7 @@ func TestCreateDraftSetsAWorkingPreview(t *testing.T) {
 	if len(parts) != 5 || parts[1] != id {
 		t.Fatalf("unexpected token shape %q", token)
 	}
-	signer := testSigner(t)
+	signer := testkit.Signer(t)
 	last := parts[4][len(parts[4])-1:]
 	flip := map[bool]string{true: "B", false: "A"}[last == "A"]
 	for name, tok := range map[string]string{
@@ -260,12 +259,12 @@ func TestScheduleNowSendsAndViewShowsOwnCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	viewPath := "/view?token=" + testSigner(t).Sign(tokens.View, d.Id, time.Hour)
+	viewPath := "/view?token=" + testkit.Signer(t).Sign(tokens.View, d.Id, time.Hour)
 	status, page := env.Do(t, http.MethodGet, viewPath, "", "")
 	if status != http.StatusOK || !strings.Contains(page, "Dear Reader3") || strings.Contains(page, "Alex") {
 		t.Fatalf("view = %d:\n%s", status, page)
 	}
-	if status, _ := env.Do(t, http.MethodGet, "/view?token="+testSigner(t).Sign(tokens.Preview, d.Id, time.Hour), "", ""); status != http.StatusBadRequest {
+	if status, _ := env.Do(t, http.MethodGet, "/view?token="+testkit.Signer(t).Sign(tokens.Preview, d.Id, time.Hour), "", ""); status != http.StatusBadRequest {
 		t.Errorf("view with a preview token = %d, want 400", status)
 	}
 
@@ -545,17 +544,4 @@ func TestStaffEditsDuringSendKeepEngineCounters(t *testing.T) {
 	if c.GetInt("sent") != delivered || delivered != n {
 		t.Fatalf("after %d renames while sending: sent counter %d, sent deliveries %d, want %d", edits, c.GetInt("sent"), delivered, n)
 	}
-}
-
-func testSigner(t testing.TB) *tokens.Signer {
-	t.Helper()
-	secret, err := hex.DecodeString(testkit.TestSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := tokens.NewSigner(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

@@ -3,7 +3,6 @@ package erasure_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -35,45 +34,6 @@ func subscribe(t *testing.T, env *testkit.Env, email string) *core.Record {
 		t.Fatal(err)
 	}
 	return sup
-}
-
-// token returns an auth token for a new staff member with role, or a
-// superuser when role is "superuser".
-func token(t *testing.T, env *testkit.Env, role string) string {
-	t.Helper()
-	coll := vocab.Staff
-	if role == "superuser" {
-		coll = core.CollectionNameSuperusers
-	}
-	r := core.NewRecord(testkit.Collection(t, env.App, coll))
-	r.SetEmail(role + "-" + core.GenerateDefaultRandomId() + "@example.org")
-	r.SetPassword("a-long-password")
-	if coll == vocab.Staff {
-		r.Set("role", role)
-	}
-	if err := env.App.Save(r); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := r.NewAuthToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-func erase(t *testing.T, env *testkit.Env, auth, id string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, env.URL+"/api/crm/supporters/"+id+"/erase", nil)
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	res, err := testkit.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
 }
 
 func reload(t *testing.T, env *testkit.Env, r *core.Record) *core.Record {
@@ -138,7 +98,7 @@ func TestEraseThenSignUpAgain(t *testing.T) {
 	}
 	mailsBefore := len(env.SMTP.To(email))
 
-	status, body := erase(t, env, token(t, env, vocab.RoleAdmin), sup.Id)
+	status, body := env.Call(t, testkit.Login(t, env, vocab.RoleAdmin), http.MethodPost, "/api/crm/supporters/"+sup.Id+"/erase", "")
 	if status != http.StatusOK {
 		t.Fatalf("erase = %d %s", status, body)
 	}
@@ -187,7 +147,7 @@ func TestEraseThenSignUpAgain(t *testing.T) {
 
 	// Idempotent: a second call succeeds and changes nothing.
 	before := export(t, env, vocab.Supporters, "") + export(t, env, vocab.Consents, "") + export(t, env, vocab.Outbox, "") + export(t, env, vocab.Suppressions, "")
-	status, body = erase(t, env, token(t, env, "superuser"), sup.Id)
+	status, body = env.Call(t, testkit.Login(t, env, "superuser"), http.MethodPost, "/api/crm/supporters/"+sup.Id+"/erase", "")
 	if status != http.StatusOK || !strings.Contains(body, `"already_erased":true`) {
 		t.Fatalf("second erase = %d %s", status, body)
 	}
@@ -228,20 +188,20 @@ func TestEraseAccess(t *testing.T) {
 		want int
 	}{
 		{"anonymous", "", http.StatusUnauthorized},
-		{"comms", token(t, env, vocab.RoleComms), http.StatusForbidden},
+		{"comms", testkit.Login(t, env, vocab.RoleComms), http.StatusForbidden},
 		{"bad token", "Bearer nonsense", http.StatusUnauthorized},
 	} {
-		if status, body := erase(t, env, c.auth, sup.Id); status != c.want {
+		if status, body := env.Call(t, c.auth, http.MethodPost, "/api/crm/supporters/"+sup.Id+"/erase", ""); status != c.want {
 			t.Errorf("%s: %d %s, want %d", c.who, status, body, c.want)
 		}
 	}
 	if export(t, env, vocab.Supporters, "") != before || env.Count(t, vocab.Suppressions, "") != 0 {
 		t.Fatal("a refused erasure changed data")
 	}
-	if status, _ := erase(t, env, token(t, env, vocab.RoleAdmin), "nosuchsupporter"); status != http.StatusNotFound {
+	if status, _ := env.Call(t, testkit.Login(t, env, vocab.RoleAdmin), http.MethodPost, "/api/crm/supporters/"+"nosuchsupporter"+"/erase", ""); status != http.StatusNotFound {
 		t.Errorf("unknown id = %d, want 404", status)
 	}
-	if status, _ := erase(t, env, token(t, env, vocab.RoleAdmin), sup.Id); status != http.StatusOK {
+	if status, _ := env.Call(t, testkit.Login(t, env, vocab.RoleAdmin), http.MethodPost, "/api/crm/supporters/"+sup.Id+"/erase", ""); status != http.StatusOK {
 		t.Errorf("admin = %d, want 200", status)
 	}
 }

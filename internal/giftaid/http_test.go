@@ -1,9 +1,7 @@
 package giftaid_test
 
 import (
-	"encoding/hex"
 	"html"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -141,7 +139,7 @@ func TestThankYouDeclareCancel(t *testing.T) {
 	if status != http.StatusBadRequest || !strings.Contains(body, "doesn") {
 		t.Fatalf("tampered token = %d", status)
 	}
-	prefs := url.Values{"action": {"cancel"}, "token": {testSigner(t).Sign(tokens.Preferences, sup.Id, time.Hour)}}
+	prefs := url.Values{"action": {"cancel"}, "token": {testkit.Signer(t).Sign(tokens.Preferences, sup.Id, time.Hour)}}
 	if status, _ := post(prefs); status != http.StatusBadRequest {
 		t.Fatalf("a preferences token on the Gift Aid form = %d", status)
 	}
@@ -264,7 +262,7 @@ func TestWhenThankYouIsSent(t *testing.T) {
 func TestPreferencesLinkToGiftAid(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{})
 	sup := supporter(t, env, "prefs@example.org", vocab.StatusSubscribed)
-	status, body := env.Do(t, http.MethodGet, "/preferences?token="+url.QueryEscape(testSigner(t).Sign(tokens.Preferences, sup.Id, time.Hour)), "", "")
+	status, body := env.Do(t, http.MethodGet, "/preferences?token="+url.QueryEscape(testkit.Signer(t).Sign(tokens.Preferences, sup.Id, time.Hour)), "", "")
 	if status != http.StatusOK {
 		t.Fatalf("preferences = %d", status)
 	}
@@ -284,19 +282,10 @@ func TestPreferencesLinkToGiftAid(t *testing.T) {
 func TestAdminDeclarations(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{})
 	sup := supporter(t, env, "phone@example.org", vocab.StatusSubscribed)
-	token := adminToken(t, env)
+	token := testkit.Login(t, env, vocab.RoleAdmin)
 	create := func(body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, env.URL+"/api/collections/"+vocab.Declarations+"/records", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", token)
-		res, err := testkit.Client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		return env.Call(t, token, http.MethodPost, "/api/collections/"+vocab.Declarations+"/records", body)
 	}
 	base := `"supporter":"` + sup.Id + `","first_name":"Alan","last_name":"Turing","house":"2","address":"Wilmslow","declared_on":"2026-03-01 10:00:00.000Z","scope":"past_and_future"`
 	if status, body := create(`{` + base + `,"postcode":"sk9 5aq","method":"oral"}`); status != http.StatusBadRequest || !strings.Contains(body, "confirmation_sent_on") {
@@ -337,33 +326,4 @@ func TestAdminDeclarations(t *testing.T) {
 	if err := env.App.Save(d); err == nil {
 		t.Fatal("a cancellation was undone")
 	}
-}
-
-func testSigner(t *testing.T) *tokens.Signer {
-	t.Helper()
-	secret, err := hex.DecodeString(testkit.TestSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := tokens.NewSigner(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func adminToken(t *testing.T, env *testkit.Env) string {
-	t.Helper()
-	r := core.NewRecord(testkit.Collection(t, env.App, vocab.Staff))
-	r.SetEmail("admin@example.org")
-	r.SetPassword("a-long-password")
-	r.Set("role", vocab.RoleAdmin)
-	if err := env.App.Save(r); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := r.NewAuthToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
 }

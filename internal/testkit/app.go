@@ -1,7 +1,6 @@
 package testkit
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -105,20 +104,7 @@ var Client = &http.Client{
 // Do sends a request and returns the status and body.
 func (e *Env) Do(t testing.TB, method, path, contentType, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	res, err := Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	return e.send(t, method, path, contentType, "", body)
 }
 
 // PostJSON posts a JSON body to path.
@@ -154,4 +140,16 @@ func (e *Env) Link(t testing.TB, s, path string) string {
 		end = len(s) - i
 	}
 	return s[i : i+end]
+}
+
+// Eventually waits up to timeout for cond, checking every 20 ms, and fails
+// the test if it never holds.
+func Eventually(t testing.TB, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("condition not met within %s", timeout)
 }

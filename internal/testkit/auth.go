@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"encoding/hex"
 	"io"
 	"net/http"
 	"strings"
@@ -8,8 +9,23 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"supportercrm/internal/tokens"
 	"supportercrm/internal/vocab"
 )
+
+// Signer signs links as the test apps do (with TestSecret).
+func Signer(t testing.TB) *tokens.Signer {
+	t.Helper()
+	secret, err := hex.DecodeString(TestSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := tokens.NewSigner(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
 
 // Login makes a staff member (role comms or admin) or, for "superuser", a
 // superuser, and returns their auth token.
@@ -20,7 +36,7 @@ func Login(t testing.TB, env *Env, role string) string {
 		coll = core.CollectionNameSuperusers
 	}
 	rec := core.NewRecord(Collection(t, env.App, coll))
-	rec.SetEmail(role + "@lanternhouse.org.uk")
+	rec.SetEmail(role + "-" + core.GenerateDefaultRandomId() + "@lanternhouse.org.uk")
 	rec.SetPassword("a-long-password-1")
 	if coll == vocab.Staff {
 		rec.Set("role", role)
@@ -39,12 +55,21 @@ func Login(t testing.TB, env *Env, role string) string {
 // may be empty, and returns the status and body.
 func (e *Env) Call(t testing.TB, token, method, path, body string) (int, string) {
 	t.Helper()
+	contentType := ""
+	if body != "" {
+		contentType = "application/json"
+	}
+	return e.send(t, method, path, contentType, token, body)
+}
+
+func (e *Env) send(t testing.TB, method, path, contentType, token, body string) (int, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", token)
