@@ -147,7 +147,7 @@ func Commands(app core.App, cfg Config) ([]*cobra.Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []*cobra.Command{fb.command(), PrivacyCommand(app)}, nil
+	return append([]*cobra.Command{fb.command(), PrivacyCommand(app)}, crmCommands(app)...), nil
 }
 
 // alertStaff emails every admin (staff with the admin role, and superusers).

@@ -10,7 +10,6 @@ import (
 	"supportercrm/internal/erasure"
 	"supportercrm/internal/giftaid"
 	"supportercrm/internal/signup"
-	"supportercrm/internal/vocab"
 )
 
 // privacyRoutes adds the public Gift Aid page and the admins' erasure action.
@@ -21,9 +20,6 @@ func privacyRoutes(se *core.ServeEvent, s *signup.Service) {
 
 	eraser := &erasure.Eraser{App: s.App, Hash: signup.HashEmail}
 	se.Router.POST("/api/crm/supporters/{id}/erase", func(e *core.RequestEvent) error {
-		if !e.HasSuperuserAuth() && e.Auth.GetString("role") != vocab.RoleAdmin {
-			return e.ForbiddenError("Only admins can erase supporters.", nil)
-		}
 		res, err := eraser.Erase(e.Request.PathValue("id"))
 		if errors.Is(err, erasure.ErrNotFound) {
 			return e.NotFoundError("No supporter has that id.", nil)
@@ -32,5 +28,6 @@ func privacyRoutes(se *core.ServeEvent, s *signup.Service) {
 			return err
 		}
 		return e.JSON(http.StatusOK, res)
-	}).Bind(apis.RequireAuth(core.CollectionNameSuperusers, vocab.Staff))
+	}).Bind(adminOnly()...)
+	crmRoutes(se)
 }

