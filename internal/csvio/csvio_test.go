@@ -117,6 +117,19 @@ func TestWriterNeutralisesFormulas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rd, err := NewReader(bytes.NewReader(buf.Bytes()), []string{"a", "b"}, nil, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cells[:5] {
+		row, err := rd.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := row.Get("a"); got != c {
+			t.Errorf("cell %q reads back as %q", c, got)
+		}
+	}
 	// With CRLF line endings encoding/csv drops a lone CR; the apostrophe stays.
 	want := []string{"'=HYPERLINK(\"http://x\")", "'+1", "'-2+3", "'@SUM(A1)", "'\tx", "'x", "plain", "", "a=b"}
 	for i, c := range want {

@@ -63,13 +63,19 @@ type Row struct {
 	cols   map[string]int
 }
 
-// Get returns the trimmed value of a column, "" when the file has no such column.
+// Get returns the trimmed value of a column, "" when the file has no such
+// column. A cell that Safe guarded is read back as it was, so our exports
+// import unchanged.
 func (r Row) Get(name string) string {
 	i, ok := r.cols[name]
 	if !ok || i >= len(r.fields) {
 		return ""
 	}
-	return strings.TrimSpace(r.fields[i])
+	v := strings.TrimSpace(r.fields[i])
+	if len(v) > 1 && v[0] == '\'' && Safe(v[1:]) != v[1:] {
+		return v[1:]
+	}
+	return v
 }
 
 // RowError is a record that can't be read (a stray quote, a wrong number of
