@@ -8,5 +8,6 @@ import (
 // givingRoutes adds the donation import and the Gift Aid claim export.
 func givingRoutes(se *core.ServeEvent) {}
 
-// givingCommands are `import donations` and `export gift-aid`.
-func givingCommands(app core.App) []*cobra.Command { return nil }
+// givingCommands are `import donations` and `export gift-aid`: the
+// subcommands that crmCommands adds under `import` and `export`.
+func givingCommands(app core.App) (imports, exports []*cobra.Command) { return nil, nil }

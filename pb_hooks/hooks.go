@@ -5,6 +5,7 @@ package pb_hooks
 
 import (
 	"context"
+	"io/fs"
 	"net/http"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/schedules"
 	"supportercrm/internal/signup"
+	"supportercrm/internal/tokens"
 	"supportercrm/internal/views"
 	"supportercrm/internal/vocab"
 	"supportercrm/templates"
@@ -32,12 +34,7 @@ const bodyLimit = 64 << 10
 // Register binds everything to app. Templates are parsed here, so a broken
 // override stops start-up with the parser's message.
 func Register(app core.App, cfg Config) error {
-	layouts := views.Overlay(cfg.TemplatesDir, templates.FS)
-	set, err := views.Load(layouts, templates.FS)
-	if err != nil {
-		return err
-	}
-	signer, err := cfg.signer(app.DataDir())
+	layouts, set, signer, err := cfg.basics(app)
 	if err != nil {
 		return err
 	}
@@ -140,6 +137,17 @@ func Register(app core.App, cfg Config) error {
 	return nil
 }
 
+// basics loads the templates (with the overrides) and the link signer.
+func (cfg Config) basics(app core.App) (fs.FS, *views.Set, *tokens.Signer, error) {
+	layouts := views.Overlay(cfg.TemplatesDir, templates.FS)
+	set, err := views.Load(layouts, templates.FS)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	signer, err := cfg.signer(app.DataDir())
+	return layouts, set, signer, err
+}
+
 // Commands are the app's own CLI commands, beside PocketBase's serve,
 // superuser and migrate.
 func Commands(app core.App, cfg Config) ([]*cobra.Command, error) {
@@ -147,7 +155,7 @@ func Commands(app core.App, cfg Config) ([]*cobra.Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]*cobra.Command{fb.command(), PrivacyCommand(app)}, crmCommands(app)...), nil
+	return append([]*cobra.Command{fb.command(), PrivacyCommand(app)}, crmCommands(app, cfg)...), nil
 }
 
 // alertStaff emails every admin (staff with the admin role, and superusers).

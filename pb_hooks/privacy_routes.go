@@ -29,5 +29,5 @@ func privacyRoutes(se *core.ServeEvent, s *signup.Service) {
 		}
 		return e.JSON(http.StatusOK, res)
 	}).Bind(adminOnly()...)
-	crmRoutes(se)
+	crmRoutes(se, s)
 }

@@ -227,6 +227,8 @@ type consentRow struct {
 	ip        string
 	userAgent string
 	confirmed bool
+	evidence  string    // how consent was captured elsewhere (imports)
+	givenAt   time.Time // when it was given, if not now (imports)
 }
 
 func (s *Service) consentRow(tx core.App, c consentRow) (*core.Record, error) {
@@ -256,6 +258,12 @@ func (s *Service) consentRow(tx core.App, c consentRow) (*core.Record, error) {
 	r.Set("user_agent", clip.Runes(c.userAgent, 500))
 	if c.confirmed {
 		r.Set("confirmed_at", time.Now())
+	}
+	if c.evidence != "" {
+		r.Set("evidence", clip.Runes(c.evidence, 500))
+	}
+	if !c.givenAt.IsZero() {
+		r.Set("given_at", c.givenAt)
 	}
 	// Built from validated input and ids read in this transaction; skip the
 	// field validators' extra queries (hooks still run).

@@ -1,0 +1,189 @@
+// Package importer loads supporters from a CSV file: addresses normalised and
+// matched to existing supporters (updated, never duplicated), suppressed
+// addresses skipped, consent evidence recorded, every bad row reported by
+// line while the good rows go in. The file is streamed and written in
+// batched transactions, so memory stays flat and a re-run changes nothing.
+package importer
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"supportercrm/internal/csvio"
+	"supportercrm/internal/signup"
+	"supportercrm/internal/vocab"
+)
+
+// Importer imports supporter files into App.
+type Importer struct {
+	App core.App
+	// Signup records consent rows and sends confirmations as the web flows do.
+	Signup *signup.Service
+	Now    func() time.Time
+}
+
+// Options are the admin's choices for one import.
+type Options struct {
+	// Confirm emails a confirmation link to rows imported as pending (never
+	// twice to one address); without it they are stored and not mailed.
+	Confirm bool
+	// Progress, when set, is told how many bytes of the file are done.
+	Progress func(done, total int64)
+	// BatchSize is the rows written per transaction (default 500).
+	BatchSize int
+}
+
+// Problem is a row that wasn't imported, or was imported in part.
+type Problem struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// MaxProblems caps the problems a report lists; the counts stay exact.
+const MaxProblems = 1000
+
+// Report says what an import did.
+type Report struct {
+	Rows          int            `json:"rows"`
+	Created       int            `json:"created"`
+	Updated       int            `json:"updated"`
+	Unchanged     int            `json:"unchanged"`
+	Skipped       map[string]int `json:"skipped"`
+	Confirmations int            `json:"confirmations_sent"`
+	ErrorCount    int            `json:"error_count"`
+	Errors        []Problem      `json:"errors"`
+	Warnings      []Problem      `json:"warnings"`
+	Ignored       []string       `json:"ignored_columns"`
+}
+
+func (rep *Report) fail(line int, err error) {
+	rep.ErrorCount++
+	if len(rep.Errors) < MaxProblems {
+		rep.Errors = append(rep.Errors, Problem{line, err.Error()})
+	}
+}
+
+func (rep *Report) warn(line int, msg string) {
+	if len(rep.Warnings) < MaxProblems {
+		rep.Warnings = append(rep.Warnings, Problem{line, msg})
+	}
+}
+
+func (rep *Report) skip(reason string) { rep.Skipped[reason]++ }
+
+// Skip reasons, as the report counts them.
+const (
+	SkipSuppressed   = "suppressed"
+	SkipDuplicate    = "duplicate in file"
+	SkipUnsubscribed = "unsubscribed before the consent given"
+)
+
+// Supporters imports a supporter file. It checks the whole file is UTF-8
+// before writing anything (so it needs to seek back), then streams it. A
+// returned error means the file couldn't be read as a whole (its header, its
+// encoding) or the database failed; the report says how far it got.
+func (im *Importer) Supporters(f io.ReadSeeker, opts Options) (Report, error) {
+	rep := Report{Skipped: map[string]int{}, Errors: []Problem{}, Warnings: []Problem{}}
+	total, err := csvio.CheckUTF8(f)
+	if err != nil {
+		return rep, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return rep, err
+	}
+	counted := &countingReader{r: f}
+	rd, err := csvio.NewReader(counted, Columns, aliases, "email")
+	if err != nil {
+		return rep, err
+	}
+	rep.Ignored = rd.Unknown()
+	topics, err := im.topics()
+	if err != nil {
+		return rep, err
+	}
+	size := opts.BatchSize
+	if size <= 0 {
+		size = 500
+	}
+	b := &batch{im: im, opts: opts, rep: &rep, seen: map[uint64]int{}, seed: maphash.MakeSeed(), slug: map[string]string{}}
+	for slug, id := range topics {
+		b.slug[id] = slug
+	}
+	now := im.Now()
+	for {
+		in, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		var rowErr *csvio.RowError
+		if errors.As(err, &rowErr) {
+			rep.Rows++
+			rep.fail(rowErr.Line, rowErr.Err)
+			continue
+		}
+		if err != nil {
+			return rep, err
+		}
+		rep.Rows++
+		r, err := parse(in, topics, now)
+		if err != nil {
+			rep.fail(in.Line, err)
+			continue
+		}
+		if first, dup := b.seen[b.key(r.email)]; dup {
+			rep.skip(SkipDuplicate)
+			rep.warn(r.line, fmt.Sprintf("%s is also on line %d; this row was skipped", r.email, first))
+			continue
+		}
+		b.seen[b.key(r.email)] = r.line
+		b.rows = append(b.rows, r)
+		if len(b.rows) >= size {
+			if err := b.flush(); err != nil {
+				return rep, err
+			}
+			if opts.Progress != nil {
+				opts.Progress(counted.n, total)
+			}
+		}
+	}
+	if err := b.flush(); err != nil {
+		return rep, err
+	}
+	if opts.Progress != nil {
+		opts.Progress(total, total)
+	}
+	if rep.Confirmations > 0 && im.Signup.Notify != nil {
+		im.Signup.Notify()
+	}
+	return rep, nil
+}
+
+// topics maps every topic's slug to its id; admins may import into private
+// topics too.
+func (im *Importer) topics() (map[string]string, error) {
+	recs, err := im.App.FindAllRecords(vocab.Topics)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]string, len(recs))
+	for _, t := range recs {
+		m[t.GetString("slug")] = t.Id
+	}
+	return m, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

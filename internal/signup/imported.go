@@ -1,0 +1,53 @@
+package signup
+
+import (
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"supportercrm/internal/vocab"
+)
+
+// The importer's entry points: the same consent rows and confirmation email
+// as the web flows, written inside the importer's batch transaction.
+
+// Imported records consent captured outside the app (a paper form, an older
+// system): who, which topics, the evidence as the admin gave it and when it
+// was given. wording is what the supporter agreed to, when the file says.
+func (s *Service) Imported(tx core.App, sup *core.Record, topicIDs, slugs []string, evidence string, givenAt time.Time, wording string) error {
+	_, err := s.consentRow(tx, consentRow{
+		supporter: sup, action: vocab.ActionGrant, topicIDs: topicIDs, slugs: slugs,
+		details: map[string]string{"first_name": sup.GetString("first_name"), "last_name": sup.GetString("last_name")},
+		wording: wording, method: vocab.MethodImport, evidence: evidence, givenAt: givenAt,
+	})
+	return err
+}
+
+// Invite asks an imported address to confirm, as a signup would: a grant row
+// awaiting confirmation, and the confirmation email queued (sent once this
+// transaction commits and the outbox worker runs).
+func (s *Service) Invite(tx core.App, sup *core.Record, topicIDs, slugs []string) error {
+	id, err := s.Identity()
+	if err != nil {
+		return err
+	}
+	consentID := core.GenerateDefaultRandomId()
+	m, err := s.confirmMail(id, sup.GetString("first_name"), consentID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.consentRow(tx, consentRow{
+		id: consentID, supporter: sup, action: vocab.ActionGrant, topicIDs: topicIDs, slugs: slugs,
+		details: map[string]string{"first_name": sup.GetString("first_name"), "last_name": sup.GetString("last_name")},
+		wording: id.ConsentWording, method: vocab.MethodImport,
+	}); err != nil {
+		return err
+	}
+	return s.enqueue(tx, sup, vocab.KindConfirm, sup.GetString("first_name"), m)
+}
+
+// Withdraw records an unsubscribe that happened elsewhere (an older system's
+// unsubscribe list): status unsubscribed, a withdrawal row, queued mail cancelled.
+func (s *Service) Withdraw(tx core.App, sup *core.Record) error {
+	return s.withdrawAll(tx, sup, vocab.MethodImport, "", "")
+}
