@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,5 +89,56 @@ func TestFacebookSyncFromTheBinary(t *testing.T) {
 		if strings.Contains(r.GetString("error"), secretToken) {
 			t.Errorf("the token appears in sync_runs: %s", r.GetString("error"))
 		}
+	}
+}
+
+// TestNoFacebookSettings runs the binary with no page id or token: the app
+// serves as usual (the events page, a webhook that says it isn't set up),
+// `facebook sync` says what is missing, and the server says so once.
+func TestNoFacebookSettings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	dataDir := t.TempDir()
+	unset := []string{"FACEBOOK_PAGE_ID=", "FACEBOOK_ACCESS_TOKEN=", "FACEBOOK_VERIFY_TOKEN=", "FACEBOOK_APP_SECRET="}
+
+	cli := exec.Command(bin, "facebook", "sync", "--dir", dataDir)
+	cli.Env = append(os.Environ(), unset...)
+	if out, err := cli.CombinedOutput(); err == nil || !strings.Contains(string(out), "FACEBOOK_PAGE_ID and FACEBOOK_ACCESS_TOKEN") {
+		t.Fatalf("facebook sync without settings: %v\n%s", err, out)
+	}
+
+	addr := freeAddr(t)
+	srv := start(t, bin, dataDir, addr, append(unset, "FACEBOOK_SYNC=@every 1s")...)
+	for path, want := range map[string]int{"/events": http.StatusOK, "/api/webhooks/facebook?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1": http.StatusNotFound} {
+		res, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("GET %s = %d, want %d", path, res.StatusCode, want)
+		}
+	}
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	srv.Wait()
+
+	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dataDir})
+	if err := app.Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	defer app.ClearBootstrap()
+	var said int
+	if err := app.AuxDB().NewQuery("SELECT COUNT(*) FROM _logs WHERE message LIKE 'facebook sync: not configured%'").Row(&said); err != nil {
+		t.Fatal(err)
+	}
+	if said != 1 {
+		t.Errorf("the server said %d times that the sync is not configured, want once", said)
+	}
+	if n := mustCount(t, app, vocab.SyncRuns, ""); n != 0 {
+		t.Errorf("%d sync runs without settings", n)
 	}
 }

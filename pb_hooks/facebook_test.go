@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -219,5 +220,126 @@ func TestEventsPage(t *testing.T) {
 	}
 	if strings.Index(body, "Spring walk") < strings.Index(body, "Fun run") {
 		t.Error("the undated event is not listed apart, after the dated ones")
+	}
+}
+
+// Facebook echoes tokens in some errors. Whatever path a failure takes (the
+// superuser route's answer, sync_runs, the staff alert, the app's logs),
+// the token is not in it.
+func TestSyncFailuresNeverShowTheToken(t *testing.T) {
+	env, g := startWithGraph(t)
+	const tok = "page-token-xyz"
+	settings := env.App.Settings()
+	settings.Logs.MaxDays = 1 // the test app keeps no logs by default
+	if err := env.App.Save(settings); err != nil {
+		t.Fatal(err)
+	}
+	g.Fail("posts", 0, 400, `{"error":{"message":"Invalid OAuth access token `+tok+`.","type":"OAuthException","code":190,"error_subcode":460,"fbtrace_id":"T1"}}`)
+	status, body := env.Call(t, testkit.Login(t, env, "superuser"), http.MethodPost, "/api/facebook/sync", "")
+	if status != http.StatusBadGateway || !strings.Contains(body, "token invalid") || strings.Contains(body, tok) {
+		t.Fatalf("superuser sync with a bad token = %d %s", status, body)
+	}
+	// The sync has stopped: a webhook delivery is logged as skipped, with the reason.
+	payload, err := os.ReadFile("../internal/fbgraph/testdata/webhook-feed-event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status := deliver(t, env, string(payload), sign(string(payload))); status != http.StatusOK {
+		t.Fatalf("signed delivery = %d", status)
+	}
+	type logRow struct{ Message, Data string }
+	var logs []logRow
+	testkit.Eventually(t, 20*time.Second, func() bool {
+		logs = nil
+		if err := env.App.AuxDB().NewQuery("SELECT message, data FROM _logs").All(&logs); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range logs {
+			if l.Message == "facebook sync skipped" && strings.Contains(l.Data, "token invalid") {
+				return true
+			}
+		}
+		return false
+	})
+	for _, l := range logs {
+		if strings.Contains(l.Message+l.Data, tok) {
+			t.Errorf("the token appears in a log: %s %s", l.Message, l.Data)
+		}
+	}
+	for _, coll := range []string{vocab.SyncRuns, vocab.Outbox} {
+		recs, err := env.App.FindAllRecords(coll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if coll == vocab.Outbox && len(recs) == 0 {
+			t.Error("no staff alert was queued")
+		}
+		for _, r := range recs {
+			if b, _ := r.MarshalJSON(); strings.Contains(string(b), tok) {
+				t.Errorf("the token appears in %s: %s", coll, b)
+			}
+		}
+	}
+}
+
+// The events page is usable with a screen reader: a language, one h1 and
+// no skipped heading levels, every labelled region's label exists, images
+// have alt text, and each link names its event.
+func TestEventsPageMarkup(t *testing.T) {
+	env, _ := startWithGraph(t)
+	col := testkit.Collection(t, env.App, vocab.Events)
+	soon := time.Now().Add(10 * 24 * time.Hour)
+	for name, fields := range map[string]map[string]any{
+		"Sleep-out":   {"start": soon, "cover_url": "https://scontent.example.net/s.jpg", "ticket_url": "https://tickets.example.org/s"},
+		"Quiz night":  {"start": soon.Add(24 * time.Hour), "facebook_url": "https://www.facebook.com/events/1/"},
+		"Spring walk": {"posted_at": time.Now(), "facebook_url": "https://www.facebook.com/events/2/", "cover_url": "https://scontent.example.net/w.jpg"},
+	} {
+		r := core.NewRecord(col)
+		r.Set("name", name)
+		r.Set("source", vocab.SourceFacebookPost)
+		for k, v := range fields {
+			r.Set(k, v)
+		}
+		if err := env.App.Save(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status, body := env.Do(t, http.MethodGet, "/events", "", "")
+	if status != http.StatusOK {
+		t.Fatalf("events page = %d", status)
+	}
+	if !strings.Contains(body, `<html lang="en-GB">`) || !strings.Contains(body, "<main") {
+		t.Error("no page language or main landmark")
+	}
+	last := 0
+	for _, m := range regexp.MustCompile(`<h([1-6])[ >]`).FindAllStringSubmatch(body, -1) {
+		level := int(m[1][0] - '0')
+		if (level == 1) == (last != 0) || level > last+1 {
+			t.Errorf("heading h%d after h%d", level, last)
+		}
+		last = level
+	}
+	ids := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\sid="([^"]+)"`).FindAllStringSubmatch(body, -1) {
+		ids[m[1]] = true
+	}
+	labelled := regexp.MustCompile(`aria-labelledby="([^"]+)"`).FindAllStringSubmatch(body, -1)
+	if len(labelled) < 5 { // two sections, three events
+		t.Errorf("%d labelled regions", len(labelled))
+	}
+	for _, m := range labelled {
+		if !ids[m[1]] {
+			t.Errorf("aria-labelledby=%q names no element", m[1])
+		}
+	}
+	for _, img := range regexp.MustCompile(`<img [^>]*>`).FindAllString(body, -1) {
+		if !strings.Contains(img, ` alt="`) {
+			t.Errorf("image without alt: %s", img)
+		}
+	}
+	for _, name := range []string{"Sleep-out", "Quiz night", "Spring walk"} {
+		if !regexp.MustCompile(`<a href="[^"]+"[^>]*>[^<]+<span class="visually-hidden"> (for|about) ` + name + `</span></a>`).MatchString(body) {
+			t.Errorf("no link naming %q", name)
+		}
 	}
 }

@@ -321,3 +321,48 @@ func TestNewNeedsPageAndToken(t *testing.T) {
 		}
 	}
 }
+
+// A request that times out is retried; one that always does is a
+// transient error (the next run tries again), never a hang.
+func TestTimeoutsAreRetried(t *testing.T) {
+	var requests atomic.Int64
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	serve := func(always bool) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n := requests.Add(1); always || n == 1 {
+				select { // hold the answer until the client gives up
+				case <-r.Context().Done():
+				case <-hang:
+				}
+				return
+			}
+			fmt.Fprint(w, `{"data":[{"id":"`+pageID+`_1","created_time":"2026-11-20T09:12:00+0000","status_type":"created_event"}]}`)
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	for _, c := range []struct {
+		always  bool
+		timeout time.Duration
+	}{{false, 2 * time.Second}, {true, 200 * time.Millisecond}} {
+		requests.Store(0)
+		s := serve(c.always)
+		cl, err := fbgraph.New(fbgraph.Config{BaseURL: s.URL, PageID: pageID, Token: token, Backoff: time.Millisecond,
+			Client: &http.Client{Timeout: c.timeout}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		posts, err := cl.Posts(context.Background())
+		if !c.always {
+			if err != nil || len(posts) != 1 || requests.Load() != 2 {
+				t.Fatalf("after one timeout: %d posts, %d requests, %v", len(posts), requests.Load(), err)
+			}
+			continue
+		}
+		var ge *fbgraph.Error
+		if !errors.As(err, &ge) || ge.Kind != fbgraph.Transient || requests.Load() != 3 || strings.Contains(err.Error(), token) {
+			t.Fatalf("always timing out: %d requests, %v", requests.Load(), err)
+		}
+	}
+}

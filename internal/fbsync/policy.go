@@ -23,10 +23,12 @@ const (
 var ErrBackingOff = errors.New("facebook sync is backing off")
 
 // Backoff bounds for rate limits: the first wait (or Facebook's own
-// estimate, if longer), doubling on each limit in a row.
+// estimate, if longer), doubling on each limit in a row. Code 613 counts
+// calls within an hour, so its first wait is an hour.
 const (
-	firstBackoff = 15 * time.Minute
-	maxBackoff   = 24 * time.Hour
+	firstBackoff  = 15 * time.Minute
+	hourlyBackoff = time.Hour
+	maxBackoff    = 24 * time.Hour
 )
 
 // Run is Sync with the policy around it: automatic syncs wait out a rate
@@ -65,7 +67,11 @@ func (s *Syncer) after(err error) {
 	}
 	switch ge.Kind {
 	case fbgraph.RateLimited:
-		wait := firstBackoff << min(s.state.strikes, 10)
+		first := firstBackoff
+		if ge.Code == 613 {
+			first = hourlyBackoff
+		}
+		wait := first << min(s.state.strikes, 10)
 		wait = min(max(wait, ge.Wait), maxBackoff)
 		s.state.strikes++
 		s.state.resumeAt = s.Now().Add(wait)

@@ -31,7 +31,14 @@ type clock struct{ now time.Time }
 func (c *clock) Now() time.Time { return c.now }
 
 func TestRateLimitsBackOffAutomaticSyncs(t *testing.T) {
-	for _, body := range []string{fixture(t, "error-4-app-limit.json"), fixture(t, "error-613-hourly.json")} {
+	for _, c := range []struct {
+		body string
+		wait time.Duration
+	}{
+		{fixture(t, "error-4-app-limit.json"), 15 * time.Minute},
+		{fixture(t, "error-613-hourly.json"), time.Hour}, // the hourly limit: an hour at least
+	} {
+		body := c.body
 		app, g, s := setup(t, fbsync.Posts)
 		clk := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 		s.Now = clk.Now
@@ -48,9 +55,9 @@ func TestRateLimitsBackOffAutomaticSyncs(t *testing.T) {
 
 		g.Heal()
 		asked := g.Requests()
-		clk.now = clk.now.Add(10 * time.Minute)
+		clk.now = clk.now.Add(c.wait - time.Minute)
 		if _, err := s.Run(context.Background(), fbsync.TriggerCron); !errors.Is(err, fbsync.ErrBackingOff) {
-			t.Fatalf("cron sync 10 minutes after a rate limit: %v, want ErrBackingOff", err)
+			t.Fatalf("cron sync %v after a rate limit: %v, want ErrBackingOff", c.wait-time.Minute, err)
 		}
 		if _, err := s.Run(context.Background(), fbsync.TriggerWebhook); !errors.Is(err, fbsync.ErrBackingOff) {
 			t.Fatalf("webhook sync during backoff: %v, want ErrBackingOff", err)
@@ -58,7 +65,7 @@ func TestRateLimitsBackOffAutomaticSyncs(t *testing.T) {
 		if g.Requests() != asked {
 			t.Fatal("a backing-off sync called Facebook")
 		}
-		clk.now = clk.now.Add(6 * time.Minute) // past the first 15-minute backoff
+		clk.now = clk.now.Add(time.Minute) // the first backoff is over
 		res, err = s.Run(context.Background(), fbsync.TriggerCron)
 		if err != nil || res.Created != 1 || res.Fetched != 2 {
 			t.Fatalf("sync after the backoff = %+v, %v", res, err)
@@ -68,19 +75,29 @@ func TestRateLimitsBackOffAutomaticSyncs(t *testing.T) {
 }
 
 func TestRepeatedRateLimitsWaitLonger(t *testing.T) {
-	_, g, s := setup(t, fbsync.Posts)
-	clk := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	s.Now = clk.Now
-	g.Fail("posts", 0, 400, fixture(t, "error-613-hourly.json"))
-	for _, wait := range []time.Duration{15 * time.Minute, 30 * time.Minute, 60 * time.Minute} {
-		if _, err := s.Run(context.Background(), fbsync.TriggerCron); errors.Is(err, fbsync.ErrBackingOff) || err == nil {
-			t.Fatalf("expected a rate-limit error, got %v", err)
-		}
-		clk.now = clk.now.Add(wait - time.Second)
-		if _, err := s.Run(context.Background(), fbsync.TriggerCron); !errors.Is(err, fbsync.ErrBackingOff) {
-			t.Fatalf("%v after the limit: %v, want still backing off", wait-time.Second, err)
-		}
-		clk.now = clk.now.Add(time.Second)
+	for name, c := range map[string]struct {
+		fixture string
+		waits   []time.Duration
+	}{
+		"app limit (4)":      {"error-4-app-limit.json", []time.Duration{15 * time.Minute, 30 * time.Minute, 60 * time.Minute}},
+		"hourly limit (613)": {"error-613-hourly.json", []time.Duration{time.Hour, 2 * time.Hour, 4 * time.Hour}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, g, s := setup(t, fbsync.Posts)
+			clk := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+			s.Now = clk.Now
+			g.Fail("posts", 0, 400, fixture(t, c.fixture))
+			for _, wait := range c.waits {
+				if _, err := s.Run(context.Background(), fbsync.TriggerCron); errors.Is(err, fbsync.ErrBackingOff) || err == nil {
+					t.Fatalf("expected a rate-limit error, got %v", err)
+				}
+				clk.now = clk.now.Add(wait - time.Second)
+				if _, err := s.Run(context.Background(), fbsync.TriggerCron); !errors.Is(err, fbsync.ErrBackingOff) {
+					t.Fatalf("%v after the limit: %v, want still backing off", wait-time.Second, err)
+				}
+				clk.now = clk.now.Add(time.Second)
+			}
+		})
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/ozzo-validation/v4/is"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
@@ -110,6 +111,9 @@ func (s *Syncer) fetch(ctx context.Context) ([]item, error) {
 		items := make([]item, 0, len(events))
 		for _, e := range events {
 			start, end := occurrence(e, s.Now())
+			if !usableID(e.ID) {
+				continue
+			}
 			it := item{id: e.ID, name: e.Name, description: e.Description, start: start, end: end, timezone: e.Timezone,
 				place: e.Place.String(), online: e.Online, cancelled: e.Canceled, coverURL: e.Cover.Source,
 				ticketURL: firstOf(e.TicketURL, e.OnlineURL), facebookURL: "https://www.facebook.com/events/" + e.ID + "/", updated: e.Updated.Time}
@@ -127,6 +131,9 @@ func (s *Syncer) fetch(ctx context.Context) ([]item, error) {
 		it := item{id: firstOf(a.Target.ID, p.ID), name: firstOf(a.Title, firstLine(p.Message)), description: p.Message,
 			coverURL: firstOf(a.Media.Image.Src, p.Picture), facebookURL: firstOf(a.Target.URL, a.URL, p.Permalink),
 			posted: p.Created.Time, updated: firstTime(p.Updated.Time, p.Created.Time)}
+		if !usableID(it.id) {
+			continue
+		}
 		items = append(items, it)
 	}
 	return items, err
@@ -138,16 +145,18 @@ const batchSize = 100
 func (s *Syncer) upsert(items []item, res *Result) error {
 	for start := 0; start < len(items); start += batchSize {
 		batch := items[start:min(start+batchSize, len(items))]
+		var created, updated int // counted once the batch commits
 		err := s.App.RunInTransaction(func(tx core.App) error {
+			created, updated = 0, 0
 			for _, it := range batch {
-				created, updated, err := s.upsertOne(tx, it)
+				c, u, err := s.upsertOne(tx, it)
 				if err != nil {
 					return fmt.Errorf("event %s: %w", it.id, err)
 				}
-				if created {
-					res.Created++
-				} else if updated {
-					res.Updated++
+				if c {
+					created++
+				} else if u {
+					updated++
 				}
 			}
 			return nil
@@ -155,6 +164,8 @@ func (s *Syncer) upsert(items []item, res *Result) error {
 		if err != nil {
 			return err
 		}
+		res.Created += created
+		res.Updated += updated
 	}
 	return nil
 }
@@ -180,17 +191,19 @@ func (s *Syncer) upsertOne(tx core.App, it item) (created, updated bool, err err
 	} else if !it.updated.After(r.GetDateTime("facebook_updated").Time()) && !r.GetBool("removed") {
 		return false, false, nil
 	}
+	// Facebook's values are fitted to the fields, so that one odd event
+	// (a ticket "link" that isn't a URL) can't fail its whole batch.
 	r.Set("name", clip.Runes(firstOf(it.name, "Event"), 300))
-	r.Set("description", it.description)
+	r.Set("description", clip.Runes(it.description, 2<<20))
 	r.Set("start", timeOrEmpty(it.start))
 	r.Set("end", timeOrEmpty(it.end))
 	r.Set("date_only", it.start.DateOnly)
-	r.Set("timezone", it.timezone)
+	r.Set("timezone", clip.Runes(it.timezone, 60))
 	r.Set("place", clip.Runes(it.place, 500))
 	r.Set("online", it.online)
-	r.Set("cover_url", it.coverURL)
-	r.Set("ticket_url", it.ticketURL)
-	r.Set("facebook_url", it.facebookURL)
+	r.Set("cover_url", webURL(it.coverURL))
+	r.Set("ticket_url", webURL(it.ticketURL))
+	r.Set("facebook_url", webURL(it.facebookURL))
 	r.Set("cancelled", it.cancelled)
 	r.Set("removed", false)
 	r.Set("posted_at", timeOrEmpty(fbgraph.Time{Time: it.posted}))
@@ -277,6 +290,19 @@ func (s *Syncer) finishRun(run *core.Record, res Result, err error) error {
 	return s.App.Save(run)
 }
 
+// webURL is u when it is an http(s) URL the collection's URL fields accept,
+// else empty.
+func webURL(u string) string {
+	u = strings.TrimSpace(u)
+	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		return ""
+	}
+	if is.URL.Validate(u) != nil {
+		return ""
+	}
+	return u
+}
+
 func timeOrEmpty(t fbgraph.Time) any {
 	if t.IsZero() {
 		return ""
@@ -299,6 +325,12 @@ func occurrence(e fbgraph.Event, now time.Time) (start, end fbgraph.Time) {
 	}
 	last := times[len(times)-1]
 	return last.Start, last.End
+}
+
+// usableID reports whether a Facebook id can key an event: an empty one
+// would match events entered by staff, and facebook_id holds 100 characters.
+func usableID(id string) bool {
+	return strings.TrimSpace(id) != "" && len(id) <= 100
 }
 
 func firstTime(ts ...time.Time) time.Time {
