@@ -141,12 +141,24 @@ func (r *row) parseConsent(in csvio.Row, now time.Time) error {
 }
 
 // dateLayouts are the consent_date forms accepted: ISO dates and times (our
-// own export's among them) and UK day/month/year.
-var dateLayouts = []string{"2006-01-02", "2006-01-02 15:04:05.000Z", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05", time.RFC3339, "02/01/2006", "2/1/2006", "02/01/2006 15:04", "02/01/2006 15:04:05"}
+// own export's, in UTC, among them) and UK day/month/year. Dates without a
+// zone are London time.
+var dateLayouts = []struct {
+	layout string
+	utc    bool
+}{
+	{"2006-01-02 15:04:05.000Z", true}, {"2006-01-02 15:04:05Z", true}, {time.RFC3339, false},
+	{"2006-01-02", false}, {"2006-01-02 15:04:05", false}, {"2006-01-02T15:04:05", false},
+	{"02/01/2006", false}, {"2/1/2006", false}, {"02/01/2006 15:04", false}, {"02/01/2006 15:04:05", false},
+}
 
 func parseDate(s string) (time.Time, error) {
 	for _, l := range dateLayouts {
-		if t, err := time.ParseInLocation(l, s, london); err == nil {
+		loc := london
+		if l.utc {
+			loc = time.UTC
+		}
+		if t, err := time.ParseInLocation(l.layout, s, loc); err == nil {
 			return t.UTC(), nil
 		}
 	}
