@@ -1,0 +1,243 @@
+package pb_hooks_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/spf13/cobra"
+
+	"supportercrm/internal/giving"
+	"supportercrm/internal/testkit"
+	"supportercrm/internal/vocab"
+	"supportercrm/pb_hooks"
+)
+
+// donor makes a supporter with a Gift Aid declaration for past and future gifts.
+func donor(t *testing.T, app core.App, email string) *core.Record {
+	t.Helper()
+	sup := core.NewRecord(testkit.Collection(t, app, vocab.Supporters))
+	sup.Set("email", email)
+	sup.Set("first_name", "Ann")
+	sup.Set("status", vocab.StatusSubscribed)
+	if err := app.Save(sup); err != nil {
+		t.Fatal(err)
+	}
+	d := core.NewRecord(testkit.Collection(t, app, vocab.Declarations))
+	d.Load(map[string]any{
+		"supporter": sup.Id, "first_name": "Ann", "last_name": "Lee", "house": "7", "address": "7 Mill Lane, Leeds",
+		"postcode": "LS1 1AA", "declared_on": "2026-01-01 00:00:00.000Z", "scope": vocab.ScopePastAndFuture, "method": vocab.DeclaredWritten,
+	})
+	if err := app.Save(d); err != nil {
+		t.Fatal(err)
+	}
+	return sup
+}
+
+const donationsCSV = "Transaction ID,Date,Amount,Email Address,Gift Aid\r\n" +
+	"tx-1,02/03/2026,£12.50,ann@example.org,yes\r\n" +
+	"tx-2,2026-03-03,5.00,nobody@example.org,yes\r\n"
+
+type answer struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func request(t *testing.T, env *testkit.Env, token, method, path, contentType string, body io.Reader) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, env.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
+	res, err := testkit.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return answer{res.StatusCode, res.Header, string(b)}
+}
+
+func summary(t *testing.T, body string) giving.Summary {
+	t.Helper()
+	var s giving.Summary
+	if err := json.Unmarshal([]byte(body), &s); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	return s
+}
+
+// Only admins import donations and export claims: anonymous callers get
+// 401, comms staff 403 (and mark nothing), admin staff and superusers in.
+func TestGivingRoutesAccess(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{})
+	donor(t, env.App, "ann@example.org")
+	for _, c := range []struct {
+		role string
+		want int
+	}{{"", 401}, {vocab.RoleComms, 403}, {vocab.RoleAdmin, 200}, {"superuser", 200}} {
+		token := ""
+		if c.role != "" {
+			token = testkit.Login(t, env, c.role)
+		}
+		a := request(t, env, token, http.MethodPost, "/api/crm/import/donations?provider=stripe", "text/csv", strings.NewReader(donationsCSV))
+		if a.status != c.want {
+			t.Errorf("%q import = %d %s", c.role, a.status, a.body)
+		}
+		a = request(t, env, token, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=C-"+c.role, "", nil)
+		if a.status != c.want {
+			t.Errorf("%q export = %d %s", c.role, a.status, a.body)
+		}
+		if c.want == 200 && (!strings.HasPrefix(a.header.Get("Content-Disposition"), `attachment; filename="gift-aid-claim-C-`) ||
+			!strings.HasPrefix(a.header.Get("Content-Type"), "text/csv")) {
+			t.Errorf("%q export headers %v", c.role, a.header)
+		}
+		if c.want != 200 && strings.Contains(a.body, "Postcode") {
+			t.Errorf("%q got the claim file", c.role)
+		}
+	}
+	// The admin's import created the donation and the admin's claim took
+	// it; the superuser's import skipped it and their claim was empty.
+	if n := env.Count(t, vocab.Donations, "gift_aid_claim = 'C-admin'"); n != 1 {
+		t.Fatalf("%d donations in the admin's claim", n)
+	}
+	if n := env.Count(t, vocab.Donations, "gift_aid_claim != 'C-admin'"); n != 0 {
+		t.Fatalf("%d donations in other claims or none", n)
+	}
+}
+
+// The import route takes a multipart upload (provider as a field) or a raw
+// CSV body, answers the summary, and refuses a file that isn't UTF-8
+// without writing anything. The claim route marks, repeats the same claim
+// for the same reference, and refuses a bad reference.
+func TestGivingRoutes(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{})
+	donor(t, env.App, "ann@example.org")
+	admin := testkit.Login(t, env, vocab.RoleAdmin)
+
+	a := request(t, env, admin, http.MethodPost, "/api/crm/import/donations", "text/csv",
+		strings.NewReader("email,amount,date,reference\r\nann@example.org,5.00,2026-01-02,r1\r\nann@example.org,6.00,2026-01-03,caf\xe9\r\n"))
+	if a.status != http.StatusBadRequest || !strings.Contains(a.body, "UTF-8") || !strings.Contains(strings.ToLower(a.body), "line 3") {
+		t.Fatalf("latin-1 file = %d %s", a.status, a.body)
+	}
+	a = request(t, env, admin, http.MethodPost, "/api/crm/import/donations", "text/csv", strings.NewReader(donationsCSV))
+	if a.status != http.StatusBadRequest || !strings.Contains(a.body, "provider") {
+		t.Fatalf("no provider = %d %s", a.status, a.body)
+	}
+	if n := env.Count(t, vocab.Donations, ""); n != 0 {
+		t.Fatalf("%d donations after refused files", n)
+	}
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "stripe.csv")
+	io.WriteString(fw, "\ufeff"+donationsCSV)
+	mw.WriteField("provider", "Stripe")
+	mw.Close()
+	a = request(t, env, admin, http.MethodPost, "/api/crm/import/donations", mw.FormDataContentType(), &body)
+	if a.status != http.StatusOK {
+		t.Fatalf("multipart import = %d %s", a.status, a.body)
+	}
+	s := summary(t, a.body)
+	if s.Created != 1 || s.Skipped != 0 || s.Failed != 1 || s.Errors[0].Line != 3 || !strings.Contains(s.Errors[0].Reason, "import supporters first") {
+		t.Fatalf("summary %+v", s)
+	}
+	a = request(t, env, admin, http.MethodPost, "/api/crm/import/donations?provider=stripe", "text/csv", strings.NewReader(donationsCSV))
+	if s := summary(t, a.body); a.status != http.StatusOK || s.Created != 0 || s.Skipped != 1 || s.Failed != 1 {
+		t.Fatalf("again = %d %s", a.status, a.body)
+	}
+
+	if a = request(t, env, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=no%20spaces", "", nil); a.status != http.StatusBadRequest {
+		t.Fatalf("bad claim reference = %d %s", a.status, a.body)
+	}
+	preview := request(t, env, admin, http.MethodGet, "/api/crm/export/gift-aid.csv", "", nil)
+	if preview.status != 200 || !strings.Contains(preview.body, "\r\n,Ann,Lee,7,LS1 1AA,,,02/03/26,12.50,") {
+		t.Fatalf("preview = %d %q", preview.status, preview.body)
+	}
+	first := request(t, env, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=2026-11", "", nil)
+	if first.status != 200 || first.header.Get("X-Claim-Marked") != "1" || first.header.Get("X-Claim-Existing") != "false" || first.body != preview.body {
+		t.Fatalf("claim = %d %v %q", first.status, first.header, first.body)
+	}
+	again := request(t, env, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=2026-11", "", nil)
+	if again.header.Get("X-Claim-Marked") != "0" || again.header.Get("X-Claim-Existing") != "true" || again.body != first.body {
+		t.Fatalf("same claim again = %v %q", again.header, again.body)
+	}
+	if rest := request(t, env, admin, http.MethodGet, "/api/crm/export/gift-aid.csv", "", nil); strings.Count(rest.body, "\r\n") != 1 {
+		t.Fatalf("after the claim the preview still lists: %q", rest.body)
+	}
+}
+
+// `import donations` and `export gift-aid` on the app's binary.
+func TestGivingCommands(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{})
+	donor(t, env.App, "ann@example.org")
+	dir := t.TempDir()
+	in := filepath.Join(dir, "donations.csv")
+	if err := os.WriteFile(in, []byte(donationsCSV), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, string, error) {
+		t.Helper()
+		cmds, err := pb_hooks.Commands(env.App, pb_hooks.Config{TokenSecret: testkit.TestSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := &cobra.Command{Use: "supportercrm"}
+		root.AddCommand(cmds...)
+		var out, errs bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&errs)
+		root.SetArgs(args)
+		err = root.Execute()
+		return out.String(), errs.String(), err
+	}
+	out, _, err := run("import", "donations", in, "--provider", "stripe")
+	if err != nil || !strings.Contains(out, "created 1, skipped 0 (imported before), errors 1") || !strings.Contains(out, "line 3: no supporter has the address nobody@example.org") {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	if out, _, err = run("import", "donations", in, "--provider", "stripe"); err != nil || !strings.Contains(out, "created 0, skipped 1") {
+		t.Fatalf("import again: %v\n%s", err, out)
+	}
+	if _, _, err = run("import", "donations", in); err == nil || !strings.Contains(err.Error(), "nothing was imported") {
+		t.Fatalf("import without a provider: %v", err)
+	}
+
+	file := filepath.Join(dir, "claim.csv")
+	_, msg, err := run("export", "gift-aid", "--claim", "2026-11", "-o", file)
+	if err != nil || !strings.Contains(msg, "Claim 2026-11: 1 donations marked") || !strings.Contains(msg, "Total £12.50 in 1 donations") {
+		t.Fatalf("export: %v\n%s", err, msg)
+	}
+	fi, err := os.Stat(file)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("claim file: %v %v", fi, err)
+	}
+	b, _ := os.ReadFile(file)
+	if !strings.Contains(string(b), ",Ann,Lee,7,LS1 1AA,,,02/03/26,12.50,") {
+		t.Fatalf("claim file:\n%s", b)
+	}
+	out, msg, err = run("export", "gift-aid")
+	if err != nil || !strings.Contains(msg, "Preview") || strings.Count(out, "\r\n") != 1 {
+		t.Fatalf("preview after the claim: %v\n%s\n%q", err, msg, out)
+	}
+	out, msg, err = run("export", "gift-aid", "--claim", "2026-11")
+	if err != nil || !strings.Contains(msg, "made before") || out != string(b) {
+		t.Fatalf("the claim again: %v\n%s\n%q", err, msg, out)
+	}
+	if _, _, err = run("export", "gift-aid", "--claim", "a b"); err == nil {
+		t.Fatal("a bad claim reference was taken")
+	}
+}
