@@ -11,6 +11,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"supportercrm/internal/charity"
 	"supportercrm/internal/tokens"
 	"supportercrm/internal/vocab"
 )
@@ -62,6 +63,22 @@ func (e *Engine) BindHooks(enqueue Enqueue) {
 		}
 		return ev.Next()
 	}
+	// A campaign created by Go code rather than the API (a schedule's run)
+	// gets its preview link too, so a draft left for review can be seen.
+	e.App.OnRecordCreate(vocab.Campaigns).BindFunc(func(ev *core.RecordEvent) error {
+		r := ev.Record
+		if r.GetString("preview_url") == "" {
+			if r.Id == "" {
+				r.Id = core.GenerateDefaultRandomId()
+			}
+			if link, err := e.previewURL(r.Id); err == nil {
+				r.Set("preview_url", link)
+			} else {
+				ev.App.Logger().Warn("campaigns: no preview link", "campaign", r.Id, "error", err.Error())
+			}
+		}
+		return ev.Next()
+	})
 	e.App.OnRecordAfterCreateSuccess(vocab.Campaigns).BindFunc(startIfDue)
 	e.App.OnRecordAfterUpdateSuccess(vocab.Campaigns).BindFunc(startIfDue)
 	e.App.OnRecordUpdateRequest(vocab.Campaigns).BindFunc(func(ev *core.RecordRequestEvent) error {
@@ -122,7 +139,7 @@ func (e *Engine) checkAndSave(ev *core.RecordRequestEvent, enqueue Enqueue) erro
 	if err != nil {
 		return err
 	}
-	r.Set("preview_url", id.AppURL+"/preview?token="+url.QueryEscape(e.Signer.Sign(tokens.Preview, r.Id, tokens.PreviewTTL)))
+	r.Set("preview_url", previewURL(id, e.Signer, r.Id))
 	if err := ev.Next(); err != nil {
 		return err
 	}
@@ -138,6 +155,19 @@ func (e *Engine) checkAndSave(ev *core.RecordRequestEvent, enqueue Enqueue) erro
 		}
 	}
 	return nil
+}
+
+// previewURL is the signed link to a campaign's preview page.
+func (e *Engine) previewURL(campaignID string) (string, error) {
+	id, err := e.Identity()
+	if err != nil {
+		return "", err
+	}
+	return previewURL(id, e.Signer, campaignID), nil
+}
+
+func previewURL(id charity.Identity, signer *tokens.Signer, campaignID string) string {
+	return id.AppURL + "/preview?token=" + url.QueryEscape(signer.Sign(tokens.Preview, campaignID, tokens.PreviewTTL))
 }
 
 // parseAddresses reads a comma- or newline-separated list of up to 20 addresses.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"supportercrm/internal/schedules"
 	"supportercrm/internal/testkit"
 	"supportercrm/internal/tokens"
 	"supportercrm/internal/vocab"
@@ -543,5 +544,43 @@ func TestStaffEditsDuringSendKeepEngineCounters(t *testing.T) {
 	delivered := env.Count(t, vocab.Deliveries, "campaign = '"+id+"' && status = 'sent'")
 	if c.GetInt("sent") != delivered || delivered != n {
 		t.Fatalf("after %d renames while sending: sent counter %d, sent deliveries %d, want %d", edits, c.GetInt("sent"), delivered, n)
+	}
+}
+
+// A campaign created by Go code, as a schedule's run creates its draft, gets
+// a working preview link too, and the staff email about the draft gives it.
+func TestScheduleDraftsGetAPreview(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{})
+	s := core.NewRecord(testkit.Collection(t, env.App, vocab.Schedules))
+	s.Set("name", "Monthly news")
+	s.Set("enabled", true)
+	s.Set("spec", "@monthly")
+	s.Set("subject", "Monthly news for {{.FirstName}}")
+	s.Set("body_format", vocab.FormatMarkdown)
+	s.Set("body", "Dear {{.FirstName}}, the monthly preview body.")
+	s.Set("topics", []string{topicID(t, env, "newsletter")})
+	if err := env.App.Save(s); err != nil {
+		t.Fatal(err)
+	}
+	// A runner of its own, on a clock past the schedule's next run.
+	later := s.GetDateTime("next_run_at").Time().Add(time.Minute)
+	var alerts []string
+	runner := &schedules.Runner{App: env.App, Now: func() time.Time { return later }, Alert: func(_, text string) { alerts = append(alerts, text) }}
+	runner.Tick()
+
+	c, err := env.App.FindFirstRecordByFilter(vocab.Campaigns, "status = 'draft'")
+	if err != nil {
+		t.Fatalf("no draft from the schedule: %v", err)
+	}
+	preview := c.GetString("preview_url")
+	if !strings.HasPrefix(preview, env.URL+"/preview?token=") {
+		t.Fatalf("draft preview_url = %q", preview)
+	}
+	status, page := env.Do(t, http.MethodGet, strings.TrimPrefix(preview, env.URL), "", "")
+	if status != http.StatusOK || !strings.Contains(page, "the monthly preview body") || !strings.Contains(page, "Dear Alex") {
+		t.Fatalf("preview = %d:\n%s", status, page)
+	}
+	if len(alerts) != 1 || !strings.Contains(alerts[0], preview) {
+		t.Errorf("staff alerts %q don't give the preview link", alerts)
 	}
 }

@@ -79,7 +79,7 @@ func (r *Runner) run(s *core.Record, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	draftNote, skipped := "", false
+	draftNote, preview, skipped := "", "", false
 	err = r.App.RunInTransaction(func(tx core.App) error {
 		s, err := tx.FindRecordById(vocab.Schedules, s.Id)
 		if err != nil || !s.GetBool("enabled") || s.GetDateTime("next_run_at").Time().After(now) {
@@ -127,7 +127,7 @@ func (r *Runner) run(s *core.Record, now time.Time) error {
 			return fmt.Errorf("failed to create the campaign: %w", err)
 		}
 		if status == vocab.CampaignDraft {
-			draftNote = c.GetString("name")
+			draftNote, preview = c.GetString("name"), c.GetString("preview_url")
 		} else {
 			s.Set("last_error", "")
 		}
@@ -141,8 +141,11 @@ func (r *Runner) run(s *core.Record, now time.Time) error {
 			"The schedule \""+s.GetString("name")+"\" found no upcoming events, so it created no campaign this time. Its next run is as usual. Events come from the Facebook sync or can be added in the dashboard (Collections › events).")
 	}
 	if err == nil && draftNote != "" && r.Alert != nil {
-		r.Alert("A newsletter draft is ready for review: "+draftNote,
-			"The schedule \""+s.GetString("name")+"\" has created the campaign \""+draftNote+"\" as a draft. Review it in the dashboard (Collections › campaigns) and set its status to scheduled to send it.")
+		text := "The schedule \"" + s.GetString("name") + "\" has created the campaign \"" + draftNote + "\" as a draft. Review it in the dashboard (Collections › campaigns) and set its status to scheduled to send it."
+		if preview != "" {
+			text += "\n\nPreview it as a supporter will see it: " + preview
+		}
+		r.Alert("A newsletter draft is ready for review: "+draftNote, text)
 	}
 	return err
 }
