@@ -20,7 +20,7 @@ type batch struct {
 	opts Options
 	rep  *Report
 	rows []*row
-	seen map[uint64]int // address hash → first line
+	seen map[uint64]int32 // address hash → first line (12 bytes an address)
 	seed maphash.Seed
 	slug map[string]string // topic id → slug
 }
@@ -57,6 +57,8 @@ func (b *batch) flush() error {
 	var d delta
 	err := b.im.App.RunInTransaction(func(tx core.App) error {
 		d = delta{skipped: map[string]int{}}
+		ins := newInserter(tx)
+		defer ins.close()
 		existing, err := tx.FindAllRecords(vocab.Supporters, dbx.In("email", emails...))
 		if err != nil {
 			return err
@@ -81,7 +83,7 @@ func (b *batch) flush() error {
 				d.skipped[SkipSuppressed]++
 				continue
 			}
-			w := &write{b: b, tx: tx, r: r, d: &d, invited: isInvited[r.email]}
+			w := &write{b: b, tx: tx, ins: ins, r: r, d: &d, invited: isInvited[r.email]}
 			if err := w.apply(byEmail[r.email]); err != nil {
 				return fmt.Errorf("line %d: %w", r.line, err)
 			}
@@ -109,6 +111,7 @@ func (b *batch) flush() error {
 type write struct {
 	b       *batch
 	tx      core.App
+	ins     *inserter
 	r       *row
 	d       *delta
 	invited bool // a confirmation has gone to this address before
@@ -198,10 +201,7 @@ func (w *write) create() error {
 		sup.Set("status", vocab.StatusSubscribed)
 		sup.Set("confirmed_at", r.givenAt)
 	}
-	// Every value was checked by parse, more strictly than the field
-	// validators (which would query the topics again); hooks and the unique
-	// email index still apply.
-	if err := w.tx.SaveNoValidate(sup); err != nil {
+	if err := w.ins.insert(sup); err != nil {
 		return err
 	}
 	w.d.created++
@@ -256,7 +256,11 @@ func (w *write) addTopics(sup *core.Record) []string {
 }
 
 func (w *write) consent(sup *core.Record, topicIDs []string) error {
-	return w.b.im.Signup.Imported(w.tx, sup, topicIDs, w.b.slugs(topicIDs), w.r.evidence, w.r.givenAt, w.r.wording)
+	rec, err := signup.ImportedConsent(w.tx, sup, topicIDs, w.b.slugs(topicIDs), w.r.evidence, w.r.givenAt, w.r.wording)
+	if err != nil {
+		return err
+	}
+	return w.ins.insert(rec)
 }
 
 func (w *write) invite(sup *core.Record) error {

@@ -34,7 +34,7 @@ type Options struct {
 	Confirm bool
 	// Progress, when set, is told how many bytes of the file are done.
 	Progress func(done, total int64)
-	// BatchSize is the rows written per transaction (default 500).
+	// BatchSize is the rows written per transaction (default 1000).
 	BatchSize int
 }
 
@@ -108,9 +108,9 @@ func (im *Importer) Supporters(f io.ReadSeeker, opts Options) (Report, error) {
 	}
 	size := opts.BatchSize
 	if size <= 0 {
-		size = 500
+		size = 1000
 	}
-	b := &batch{im: im, opts: opts, rep: &rep, seen: map[uint64]int{}, seed: maphash.MakeSeed(), slug: map[string]string{}}
+	b := &batch{im: im, opts: opts, rep: &rep, seen: map[uint64]int32{}, seed: maphash.MakeSeed(), slug: map[string]string{}}
 	for slug, id := range topics {
 		b.slug[id] = slug
 	}
@@ -140,7 +140,7 @@ func (im *Importer) Supporters(f io.ReadSeeker, opts Options) (Report, error) {
 			rep.warn(r.line, fmt.Sprintf("%s is also on line %d; this row was skipped", r.email, first))
 			continue
 		}
-		b.seen[b.key(r.email)] = r.line
+		b.seen[b.key(r.email)] = int32(r.line)
 		b.rows = append(b.rows, r)
 		if len(b.rows) >= size {
 			if err := b.flush(); err != nil {

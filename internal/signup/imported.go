@@ -11,16 +11,16 @@ import (
 // The importer's entry points: the same consent rows and confirmation email
 // as the web flows, written inside the importer's batch transaction.
 
-// Imported records consent captured outside the app (a paper form, an older
-// system): who, which topics, the evidence as the admin gave it and when it
-// was given. wording is what the supporter agreed to, when the file says.
-func (s *Service) Imported(tx core.App, sup *core.Record, topicIDs, slugs []string, evidence string, givenAt time.Time, wording string) error {
-	_, err := s.consentRow(tx, consentRow{
+// ImportedConsent builds (and leaves for the importer to store) the record
+// of consent captured outside the app (a paper form, an older system): who,
+// which topics, the evidence as the admin gave it and when it was given.
+// wording is what the supporter agreed to, when the file says.
+func ImportedConsent(tx core.App, sup *core.Record, topicIDs, slugs []string, evidence string, givenAt time.Time, wording string) (*core.Record, error) {
+	return buildConsent(tx, consentRow{
 		supporter: sup, action: vocab.ActionGrant, topicIDs: topicIDs, slugs: slugs,
 		details: map[string]string{"first_name": sup.GetString("first_name"), "last_name": sup.GetString("last_name")},
 		wording: wording, method: vocab.MethodImport, evidence: evidence, givenAt: givenAt,
 	})
-	return err
 }
 
 // Invite asks an imported address to confirm, as a signup would: a grant row

@@ -232,6 +232,20 @@ type consentRow struct {
 }
 
 func (s *Service) consentRow(tx core.App, c consentRow) (*core.Record, error) {
+	r, err := buildConsent(tx, c)
+	if err != nil {
+		return nil, err
+	}
+	// Built from validated input and ids read in this transaction; skip the
+	// field validators' extra queries (hooks still run).
+	if err := tx.SaveNoValidate(r); err != nil {
+		return nil, fmt.Errorf("failed to record consent: %w", err)
+	}
+	return r, nil
+}
+
+// buildConsent makes a consent row, unsaved.
+func buildConsent(tx core.App, c consentRow) (*core.Record, error) {
 	col, err := tx.FindCachedCollectionByNameOrId(vocab.Consents)
 	if err != nil {
 		return nil, err
@@ -264,11 +278,6 @@ func (s *Service) consentRow(tx core.App, c consentRow) (*core.Record, error) {
 	}
 	if !c.givenAt.IsZero() {
 		r.Set("given_at", c.givenAt)
-	}
-	// Built from validated input and ids read in this transaction; skip the
-	// field validators' extra queries (hooks still run).
-	if err := tx.SaveNoValidate(r); err != nil {
-		return nil, fmt.Errorf("failed to record consent: %w", err)
 	}
 	return r, nil
 }

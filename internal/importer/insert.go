@@ -1,0 +1,90 @@
+package importer
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+)
+
+// inserter stores new supporters and consent rows as PocketBase's own
+// create does (the record's DBExport, one INSERT), but through one prepared
+// statement per table and transaction, and without the per-record chain of
+// model and record hooks: together those were most of an import's time.
+// That is safe because every value was checked by parse, more strictly than
+// the field validators, and the only create hooks on these collections
+// check what parse guarantees: a normalised address (signup.BindGuards) and
+// a consent row naming its supporter. A new create hook on supporters or
+// consents must be mirrored here.
+type inserter struct {
+	tx    core.App
+	stmts map[string]*prepared
+}
+
+type prepared struct {
+	q    *dbx.Query
+	cols []string
+}
+
+func newInserter(tx core.App) *inserter { return &inserter{tx: tx, stmts: map[string]*prepared{}} }
+
+func (in *inserter) insert(rec *core.Record) error {
+	if rec.Id == "" {
+		rec.Id = core.GenerateDefaultRandomId()
+	}
+	now := types.NowDateTime()
+	for _, f := range rec.Collection().Fields {
+		if _, ok := f.(*core.AutodateField); ok {
+			rec.SetRaw(f.GetName(), now)
+		}
+	}
+	data, err := rec.DBExport(in.tx)
+	if err != nil {
+		return err
+	}
+	data["id"] = rec.Id
+	st, err := in.statement(rec.TableName(), data)
+	if err != nil {
+		return err
+	}
+	params := make(dbx.Params, len(data))
+	for i, c := range st.cols {
+		params[fmt.Sprint("p", i)] = data[c]
+	}
+	if _, err := st.q.Bind(params).Execute(); err != nil {
+		return fmt.Errorf("failed to store %s: %w", rec.Collection().Name, err)
+	}
+	rec.MarkAsNotNew()
+	return nil
+}
+
+// statement prepares the table's INSERT once per transaction.
+func (in *inserter) statement(table string, data map[string]any) (*prepared, error) {
+	if st, ok := in.stmts[table]; ok && len(st.cols) == len(data) {
+		return st, nil
+	}
+	cols := make([]string, 0, len(data))
+	for c := range data {
+		cols = append(cols, c)
+	}
+	slices.Sort(cols)
+	quoted, holders := make([]string, len(cols)), make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = "[[" + c + "]]"
+		holders[i] = fmt.Sprintf("{:p%d}", i)
+	}
+	q := in.tx.DB().NewQuery(fmt.Sprintf("INSERT INTO {{%s}} (%s) VALUES (%s)", table, strings.Join(quoted, ", "), strings.Join(holders, ", "))).Prepare()
+	st := &prepared{q: q, cols: cols}
+	in.stmts[table] = st
+	return st, nil
+}
+
+// close releases the prepared statements, before the transaction ends.
+func (in *inserter) close() {
+	for _, st := range in.stmts {
+		st.q.Close()
+	}
+}
