@@ -80,7 +80,7 @@ func (rep *Report) skip(reason string) { rep.Skipped[reason]++ }
 const (
 	SkipSuppressed   = "suppressed"
 	SkipDuplicate    = "duplicate in file"
-	SkipUnsubscribed = "unsubscribed before the consent given"
+	SkipUnsubscribed = "unsubscribed since the consent given"
 )
 
 // Supporters imports a supporter file. It checks the whole file is UTF-8
