@@ -1,6 +1,7 @@
 package pb_hooks
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -51,8 +52,11 @@ func crmRoutes(se *core.ServeEvent, s *signup.Service) {
 		}
 		defer f.Close()
 		rep, err := im.Supporters(f, importer.Options{Confirm: e.Request.URL.Query().Get("confirm") == "true"})
+		if errors.Is(err, importer.ErrBadFile) {
+			return e.BadRequestError(err.Error(), nil)
+		}
 		if err != nil {
-			return e.JSON(http.StatusBadRequest, map[string]any{"status": 400, "message": err.Error(), "report": rep})
+			return err
 		}
 		return e.JSON(http.StatusOK, rep)
 	}).Bind(adminOnly()...).Bind(apis.BodyLimit(importLimit))

@@ -83,13 +83,20 @@ const (
 	SkipUnsubscribed = "unsubscribed since the consent given"
 )
 
+// ErrBadFile marks a file refused whole, before anything was written (not
+// UTF-8, no usable header row): the admin's to fix, not a fault.
+var ErrBadFile = errors.New("the file can't be imported")
+
 // Supporters imports a supporter file. It checks the whole file is UTF-8
 // before writing anything (so it needs to seek back), then streams it. A
-// returned error means the file couldn't be read as a whole (its header, its
-// encoding) or the database failed; the report says how far it got.
+// returned error wraps ErrBadFile when the file was refused whole; any other
+// means the database failed, and the report says how far it got.
 func (im *Importer) Supporters(f io.ReadSeeker, opts Options) (Report, error) {
 	rep := Report{Skipped: map[string]int{}, Errors: []Problem{}, Warnings: []Problem{}}
 	total, err := csvio.CheckUTF8(f)
+	if errors.Is(err, csvio.ErrNotUTF8) {
+		return rep, fmt.Errorf("%w: %w", ErrBadFile, err)
+	}
 	if err != nil {
 		return rep, err
 	}
@@ -99,7 +106,7 @@ func (im *Importer) Supporters(f io.ReadSeeker, opts Options) (Report, error) {
 	counted := &countingReader{r: f}
 	rd, err := csvio.NewReader(counted, Columns, aliases, "email")
 	if err != nil {
-		return rep, err
+		return rep, fmt.Errorf("%w: %w", ErrBadFile, err)
 	}
 	rep.Ignored = rd.Unknown()
 	topics, err := im.topics()
