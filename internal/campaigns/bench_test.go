@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,10 +62,25 @@ const benchConns = 8
 //	go test ./internal/campaigns/ -run '^$' -bench Send -benchtime 1x -count 2 -timeout 30m
 //
 // SUPPORTERCRM_BENCH_SINK=go forces the in-process sink.
+// SUPPORTERCRM_BENCH_SIZES=10000 (comma-separated) runs only those sizes; so
+// does -bench 'Send/recipients=10000$'. SUPPORTERCRM_BENCH_CPUPROFILE=DIR
+// writes a CPU profile of each timed run alone (no setup, seeding or
+// snapshot timing) to DIR/engine-N.prof and DIR/bare-N.prof.
 func BenchmarkSend(b *testing.B) {
 	content := benchContent()
 	peaks := map[int]float64{}
-	for _, n := range []int{10000, 100000} {
+	sizes := []int{10000, 100000}
+	if env := os.Getenv("SUPPORTERCRM_BENCH_SIZES"); env != "" {
+		sizes = nil
+		for _, f := range strings.Split(env, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				b.Fatalf("SUPPORTERCRM_BENCH_SIZES: bad size %q", f)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("recipients=%d", n), func(b *testing.B) {
 			var engine, bare, engineCPU, bareCPU []float64
 			var sinkName string
@@ -125,6 +141,7 @@ func benchEngine(b *testing.B, n int, content campaigns.Content) benchResult {
 	var peak float64
 	for range b.N {
 		mem := startPeak()
+		prof := startProfile(b, fmt.Sprintf("engine-%d", n))
 		cpu0 := cpuTime()
 		b.StartTimer()
 		due := time.Now()
@@ -133,6 +150,7 @@ func benchEngine(b *testing.B, n int, content campaigns.Content) benchResult {
 		took := time.Since(due)
 		b.StopTimer()
 		cpu += cpuTime() - cpu0
+		prof()
 		peak = max(peak, mem.stop())
 		elapsed += took
 		start += done.GetDateTime("started_at").Time().Sub(due)
@@ -174,6 +192,7 @@ func benchBare(b *testing.B, n int, content campaigns.Content) benchResult {
 		var next, ok atomic.Int64
 		var firstErr atomic.Value
 		var wg sync.WaitGroup
+		prof := startProfile(b, fmt.Sprintf("bare-%d", n))
 		cpu0 := cpuTime()
 		b.StartTimer()
 		t0 := time.Now()
@@ -207,6 +226,7 @@ func benchBare(b *testing.B, n int, content campaigns.Content) benchResult {
 		took := time.Since(t0)
 		b.StopTimer()
 		cpu += cpuTime() - cpu0
+		prof()
 		peak = max(peak, mem.stop())
 		elapsed += took
 		if got := ok.Load(); got != int64(n) {
@@ -220,6 +240,27 @@ func benchBare(b *testing.B, n int, content campaigns.Content) benchResult {
 	perMsg := float64(cpu.Microseconds()) / float64(b.N*n)
 	b.ReportMetric(perMsg, "cpu-us/msg")
 	return benchResult{rate: rate, peakMB: peak, cpuPerMsg: perMsg, sink: sink.name}
+}
+
+// startProfile starts a CPU profile of one timed run when
+// SUPPORTERCRM_BENCH_CPUPROFILE names a directory; the func returned stops it.
+func startProfile(b *testing.B, name string) func() {
+	dir := os.Getenv("SUPPORTERCRM_BENCH_CPUPROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, name+".prof"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatalf("cpu profile (is -cpuprofile set too?): %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // cpuTime is the user+system CPU this process has used so far.

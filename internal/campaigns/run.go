@@ -54,7 +54,9 @@ type runner struct {
 	from     mail.Address
 	listID   string
 	limiter  *rate.Limiter
-	jobs     chan []job // small batches, checked together just before sending
+	jobs     chan []job    // dispatch to the renderers
+	rendered chan prepared // renderers to the checker
+	ready    chan prepared // checker to the connections
 	results  chan result
 	pending  sync.WaitGroup // dispatched, not yet written
 	cancel   context.CancelFunc
@@ -80,24 +82,48 @@ func (e *Engine) run(parent context.Context, id string) error {
 	s := e.App.Settings().Meta
 	r := &runner{
 		e: e, id: id, compiled: compiled, identity: identity, cancel: cancel,
-		from:    mail.Address{Name: s.SenderName, Address: s.SenderAddress},
-		jobs:    make(chan []job, e.Config.Connections),
-		results: make(chan result, 4*e.Config.Connections),
+		from:     mail.Address{Name: s.SenderName, Address: s.SenderAddress},
+		jobs:     make(chan []job, 2),
+		rendered: make(chan prepared, checkMax),
+		ready:    make(chan prepared, e.Config.Connections),
+		results:  make(chan result, 4*e.Config.Connections),
 	}
 	r.listID = listID(e.App, identity, c.GetStringSlice("topics"), s.SenderAddress)
 	if e.Config.PerSecond > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(e.Config.PerSecond), max(1, min(e.Config.Connections, int(e.Config.PerSecond))))
 	}
 
-	var workers, writer sync.WaitGroup
+	check, err := r.prepareCheck()
+	if err != nil {
+		return fmt.Errorf("failed to prepare the send-time check: %w", err)
+	}
+	defer check.Close()
+
+	// dispatch -> jobs -> render (2) -> rendered -> check -> ready -> send
+	// (one per connection) -> results -> write. Each stage closes the next
+	// one's channel when done, and every delivery dispatched ends as exactly
+	// one result.
+	var senders, writer sync.WaitGroup
 	writer.Go(r.write)
 	for range e.Config.Connections {
-		workers.Go(func() { r.work(ctx) })
+		senders.Go(func() { r.send(ctx, check) })
 	}
+	go func() {
+		var renderers sync.WaitGroup
+		for range 2 { // rendering is far quicker than sending; two keep up on a busy machine
+			renderers.Go(func() { r.render(ctx) })
+		}
+		renderers.Wait()
+		close(r.rendered)
+	}()
+	go func() {
+		r.check(ctx, check)
+		close(r.ready)
+	}()
 	go r.watch(ctx)
 	err = r.dispatch(ctx)
 	close(r.jobs)
-	workers.Wait()
+	senders.Wait()
 	close(r.results)
 	writer.Wait()
 	return err
@@ -123,8 +149,8 @@ func (r *runner) dispatch(ctx context.Context) error {
 			if len(page) == 0 {
 				break
 			}
-			for start := 0; start < len(page); start += checkBatch {
-				batch := page[start:min(start+checkBatch, len(page))]
+			for start := 0; start < len(page); start += renderChunk {
+				batch := page[start:min(start+renderChunk, len(page))]
 				r.pending.Add(len(batch))
 				select {
 				case r.jobs <- batch:

@@ -19,66 +19,45 @@ import (
 	"supportercrm/internal/vocab"
 )
 
-// Send-time checks: deliveries are checked a batch at a time (one read
-// transaction, not eight), and checked again just before the send if the
-// verdict is older than checkFresh (e.g. after waiting for the rate limit).
+// Send-time checks: rendered deliveries are checked together, as many as
+// are ready up to checkMax, by one query on the read pool, and handed to the
+// connections straight after. A verdict older than checkFresh/2 is renewed
+// before its message is handed over, and one older than checkFresh (e.g.
+// after waiting for the rate limit) is renewed again just before the send.
 const (
-	checkBatch = 8
-	checkFresh = 50 * time.Millisecond
+	checkMax    = 64
+	checkFresh  = 50 * time.Millisecond
+	renderChunk = 16 // deliveries per hand-off from dispatch to the renderers
 )
 
-// prepared is a delivery checked and rendered, waiting for its connection.
+// checkSizes are the row counts of the prepared check statements: a batch
+// uses the smallest that holds it, repeating its last row to fill it.
+var checkSizes = [...]int{1, 4, 16, checkMax}
+
+// checker holds the prepared send-time checks, one per size in checkSizes.
+type checker struct{ stmts [len(checkSizes)]*sql.Stmt }
+
+func (c *checker) Close() {
+	for _, s := range c.stmts {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// prepared is a delivery rendered (and then checked), waiting for a connection.
 type prepared struct {
 	job
 	msg     *mailsend.Message
 	checked time.Time
 }
 
-// work sends jobs over one SMTP connection, reconnecting after errors. A
-// companion goroutine checks and renders the next messages while this one
-// waits on the SMTP server, so the connection is never idle for rendering.
-func (r *runner) work(ctx context.Context) {
-	check, err := r.prepareCheck()
-	if err != nil {
-		r.e.App.Logger().Error("campaigns: failed to prepare the send-time check", "error", err.Error())
-		for batch := range r.jobs {
-			for _, j := range batch {
-				r.results <- result{job: j, kind: untouched}
-			}
-		}
-		return
-	}
-	defer check.Close()
-	ready := make(chan prepared, 2)
-	go r.prepare(ctx, check, ready)
-	r.send(ctx, check, ready)
-}
-
-// prepare checks and renders the jobs that may go. Verdicts are shared by
-// a batch while fresh; the rest of a batch is checked again once they age
-// (the connection may be slow to take the next message).
-func (r *runner) prepare(ctx context.Context, check *sql.Stmt, ready chan<- prepared) {
-	defer close(ready)
+// render renders deliveries for the checker. Several run at once.
+func (r *runner) render(ctx context.Context) {
 	for batch := range r.jobs {
-		var verdicts map[string]string
-		var checked time.Time
-		for i, j := range batch {
+		for _, j := range batch {
 			if ctx.Err() != nil {
 				r.results <- result{job: j, kind: untouched}
-				continue
-			}
-			if verdicts == nil || time.Since(checked) > checkFresh/2 {
-				var err error
-				if verdicts, err = r.stale(check, batch[i:]); err != nil {
-					r.e.App.Logger().Error("campaigns: send-time check failed", "campaign", r.id, "error", err.Error())
-					verdicts = nil
-					r.results <- result{job: j, kind: untouched} // sent on a later pass or run
-					continue
-				}
-				checked = time.Now()
-			}
-			if reason := verdicts[j.Supporter]; reason != "" {
-				r.results <- result{job: j, kind: skipped, err: reason}
 				continue
 			}
 			msg, err := r.message(j)
@@ -86,13 +65,67 @@ func (r *runner) prepare(ctx context.Context, check *sql.Stmt, ready chan<- prep
 				r.results <- result{job: j, kind: failed, err: err.Error()}
 				continue
 			}
-			ready <- prepared{job: j, msg: msg, checked: checked}
+			r.rendered <- prepared{job: j, msg: msg}
 		}
 	}
 }
 
-// send delivers prepared messages over one connection.
-func (r *runner) send(ctx context.Context, check *sql.Stmt, ready <-chan prepared) {
+// check takes the rendered deliveries that are ready (up to checkMax at a
+// time), checks them in one query and hands those that may go to the
+// connections. Until the renderers are done.
+func (r *runner) check(ctx context.Context, check *checker) {
+	batch := make([]prepared, 0, checkMax)
+	for p := range r.rendered {
+		batch = append(batch[:0], p)
+	more:
+		for len(batch) < checkMax {
+			select {
+			case p, ok := <-r.rendered:
+				if !ok {
+					break more
+				}
+				batch = append(batch, p)
+			default:
+				break more
+			}
+		}
+		r.checkAndHand(ctx, check, batch)
+	}
+}
+
+// checkAndHand checks a batch and hands it to the connections, renewing the
+// verdicts of those not yet handed over once they are checkFresh/2 old (the
+// connections may be slow to take them).
+func (r *runner) checkAndHand(ctx context.Context, check *checker, batch []prepared) {
+	var verdicts map[string]string
+	var checked time.Time
+	for i, p := range batch {
+		if ctx.Err() != nil {
+			r.results <- result{job: p.job, kind: untouched}
+			continue
+		}
+		if verdicts == nil || time.Since(checked) > checkFresh/2 {
+			var err error
+			if verdicts, err = r.stale(check, batch[i:]); err != nil {
+				r.e.App.Logger().Error("campaigns: send-time check failed", "campaign", r.id, "error", err.Error())
+				verdicts = nil
+				r.results <- result{job: p.job, kind: untouched} // sent on a later pass or run
+				continue
+			}
+			checked = time.Now()
+		}
+		if reason := verdicts[p.Supporter]; reason != "" {
+			r.results <- result{job: p.job, kind: skipped, err: reason}
+			continue
+		}
+		p.checked = checked
+		r.ready <- p
+	}
+}
+
+// send delivers checked messages over one connection, reconnecting after
+// errors.
+func (r *runner) send(ctx context.Context, check *checker) {
 	var conn mailsend.Sender
 	defer func() {
 		if conn != nil {
@@ -100,14 +133,14 @@ func (r *runner) send(ctx context.Context, check *sql.Stmt, ready <-chan prepare
 		}
 	}()
 	backoff := 100 * time.Millisecond
-	for p := range ready {
+	for p := range r.ready {
 		j := p.job
 		if ctx.Err() != nil || (r.limiter != nil && r.limiter.Wait(ctx) != nil) {
 			r.results <- result{job: j, kind: untouched}
 			continue
 		}
 		if time.Since(p.checked) > checkFresh {
-			verdicts, err := r.stale(check, []job{j})
+			verdicts, err := r.stale(check, []prepared{p})
 			if err != nil {
 				r.results <- result{job: j, kind: untouched}
 				continue
@@ -147,27 +180,44 @@ func (r *runner) send(ctx context.Context, check *sql.Stmt, ready <-chan prepare
 // stale returns, by supporter, why each delivery must not go out now: the
 // supporter unsubscribed (or bounced, complained, was erased) or the address
 // was suppressed after the snapshot. Deliveries that may go are absent.
-func (r *runner) stale(check *sql.Stmt, jobs []job) (map[string]string, error) {
-	args := make([]any, 0, 2*checkBatch)
-	for i := range checkBatch {
-		j := jobs[min(i, len(jobs)-1)] // a short batch repeats its last
-		hash := ""
-		if r.e.Hash != nil {
-			hash = r.e.Hash(j.Email)
+// Every delivery given is checked, checkMax to a query.
+func (r *runner) stale(check *checker, ps []prepared) (map[string]string, error) {
+	verdicts := make(map[string]string)
+	var args [2 * checkMax]any
+	for len(ps) > 0 {
+		chunk := ps[:min(len(ps), checkMax)]
+		ps = ps[len(chunk):]
+		k := 0
+		for k < len(checkSizes)-1 && checkSizes[k] < len(chunk) {
+			k++
 		}
-		args = append(args, j.Supporter, hash)
+		size := checkSizes[k]
+		for i := range size {
+			j := chunk[min(i, len(chunk)-1)] // a short batch repeats its last
+			hash := ""
+			if r.e.Hash != nil {
+				hash = r.e.Hash(j.Email)
+			}
+			args[2*i], args[2*i+1] = j.Supporter, hash
+		}
+		if err := r.staleQuery(check.stmts[k], args[:2*size], verdicts); err != nil {
+			return nil, err
+		}
 	}
-	rows, err := check.Query(args...)
+	return verdicts, nil
+}
+
+func (r *runner) staleQuery(stmt *sql.Stmt, args []any, verdicts map[string]string) error {
+	rows, err := stmt.Query(args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	verdicts := make(map[string]string, len(jobs))
 	for rows.Next() {
 		var id, status string
 		var suppressed bool
 		if err := rows.Scan(&id, &status, &suppressed); err != nil {
-			return nil, err
+			return err
 		}
 		switch {
 		case status == "":
@@ -178,20 +228,28 @@ func (r *runner) stale(check *sql.Stmt, jobs []job) (map[string]string, error) {
 			verdicts[id] = "address is suppressed"
 		}
 	}
-	return verdicts, rows.Err()
+	return rows.Err()
 }
 
-// prepareCheck prepares the send-time check of checkBatch deliveries on the
-// read pool.
-func (r *runner) prepareCheck() (*sql.Stmt, error) {
+// prepareCheck prepares the send-time checks on the read pool.
+func (r *runner) prepareCheck() (*checker, error) {
 	db, ok := r.e.App.ConcurrentDB().(*dbx.DB)
 	if !ok {
 		return nil, errors.New("the read pool is not a *dbx.DB")
 	}
-	values := strings.TrimSuffix(strings.Repeat("(?, ?), ", checkBatch), ", ")
-	return db.DB().Prepare("WITH j(sid, hash) AS (VALUES " + values + ") " +
-		"SELECT j.sid, ifnull(s.status, ''), EXISTS(SELECT 1 FROM " + vocab.Suppressions + " x WHERE x.email_hash = j.hash) " +
-		"FROM j LEFT JOIN " + vocab.Supporters + " s ON s.id = j.sid")
+	c := &checker{}
+	for k, n := range checkSizes {
+		values := strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
+		stmt, err := db.DB().Prepare("WITH j(sid, hash) AS (VALUES " + values + ") " +
+			"SELECT j.sid, ifnull(s.status, ''), EXISTS(SELECT 1 FROM " + vocab.Suppressions + " x WHERE x.email_hash = j.hash) " +
+			"FROM j LEFT JOIN " + vocab.Supporters + " s ON s.id = j.sid")
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.stmts[k] = stmt
+	}
+	return c, nil
 }
 
 // relayDown counts how long the relay has been unreachable and pauses the
