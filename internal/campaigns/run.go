@@ -2,6 +2,8 @@ package campaigns
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"net/mail"
 	"sync"
@@ -47,21 +49,23 @@ type result struct {
 
 // runner sends one campaign.
 type runner struct {
-	e        *Engine
-	id       string
-	compiled *Compiled
-	identity charity.Identity
-	from     mail.Address
-	listID   string
-	limiter  *rate.Limiter
-	jobs     chan []job    // dispatch to the renderers
-	rendered chan prepared // renderers to the checker
-	ready    chan prepared // checker to the connections
-	results  chan result
-	pending  sync.WaitGroup // dispatched, not yet written
-	cancel   context.CancelFunc
-	downNS   atomic.Int64 // when the relay became unreachable (unix ns), 0 when fine
-	paused   atomic.Bool
+	e          *Engine
+	id         string
+	compiled   *Compiled
+	identity   charity.Identity
+	from       mail.Address
+	listID     string
+	limiter    *rate.Limiter
+	pageStmt   *sql.Stmt     // dispatch's page read, prepared on first use
+	updateStmt *sql.Stmt     // the writer's delivery update, prepared on first use
+	jobs       chan []job    // dispatch to the renderers
+	rendered   chan prepared // renderers to the checker
+	ready      chan prepared // checker to the connections
+	results    chan result
+	pending    sync.WaitGroup // dispatched, not yet written
+	cancel     context.CancelFunc
+	downNS     atomic.Int64 // when the relay became unreachable (unix ns), 0 when fine
+	paused     atomic.Bool
 }
 
 func (e *Engine) run(parent context.Context, id string) error {
@@ -98,6 +102,13 @@ func (e *Engine) run(parent context.Context, id string) error {
 		return fmt.Errorf("failed to prepare the send-time check: %w", err)
 	}
 	defer check.Close()
+	defer func() {
+		for _, s := range []*sql.Stmt{r.pageStmt, r.updateStmt} {
+			if s != nil {
+				s.Close()
+			}
+		}
+	}()
 
 	// dispatch -> jobs -> render (2) -> rendered -> check -> ready -> send
 	// (one per connection) -> results -> write. Each stage closes the next
@@ -135,14 +146,7 @@ func (r *runner) dispatch(ctx context.Context) error {
 	for ctx.Err() == nil {
 		last, dispatched := "", 0
 		for ctx.Err() == nil {
-			var page []job
-			err := r.e.App.DB().NewQuery(`
-				SELECT d.id, d.supporter, d.email, d.attempts, s.first_name, s.last_name
-				FROM {{deliveries}} d JOIN {{supporters}} s ON s.id = d.supporter
-				WHERE d.campaign = {:c} AND d.status = {:queued} AND d.next_attempt_at <= {:now} AND d.id > {:last}
-				ORDER BY d.id LIMIT {:n}`).
-				Bind(dbx.Params{"c": r.id, "queued": vocab.DeliveryQueued, "now": types.NowDateTime().String(), "last": last, "n": r.e.Config.PageSize}).
-				All(&page)
+			page, err := r.page(last)
 			if err != nil {
 				return fmt.Errorf("failed to read deliveries: %w", err)
 			}
@@ -189,6 +193,42 @@ func (r *runner) dispatch(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// pageSQL reads the next page of due deliveries (keyset by id, in the order
+// of the idx_deliveries_work index) with the names the messages use.
+var pageSQL = "SELECT d.id, d.supporter, d.email, d.attempts, s.first_name, s.last_name " +
+	"FROM " + vocab.Deliveries + " d JOIN " + vocab.Supporters + " s ON s.id = d.supporter " +
+	"WHERE d.campaign = ? AND d.status = ? AND d.next_attempt_at <= ? AND d.id > ? ORDER BY d.id LIMIT ?"
+
+// page reads the due deliveries after last, through a statement prepared
+// once per run on the read pool.
+func (r *runner) page(last string) ([]job, error) {
+	if r.pageStmt == nil {
+		db, ok := r.e.App.ConcurrentDB().(*dbx.DB)
+		if !ok {
+			return nil, errors.New("the read pool is not a *dbx.DB")
+		}
+		stmt, err := db.DB().Prepare(pageSQL)
+		if err != nil {
+			return nil, err
+		}
+		r.pageStmt = stmt
+	}
+	rows, err := r.pageStmt.Query(r.id, vocab.DeliveryQueued, types.NowDateTime().String(), last, r.e.Config.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	page := make([]job, 0, r.e.Config.PageSize)
+	for rows.Next() {
+		var j job
+		if err := rows.Scan(&j.ID, &j.Supporter, &j.Email, &j.Attempts, &j.FirstName, &j.LastName); err != nil {
+			return nil, err
+		}
+		page = append(page, j)
+	}
+	return page, rows.Err()
 }
 
 // watch stops the run within WatchInterval of staff pausing or cancelling it.
