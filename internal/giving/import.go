@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pocketbase/dbx"
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 
@@ -286,9 +287,12 @@ func write(app core.App, rows []row) (Summary, error) {
 		if err != nil {
 			return err
 		}
-		donors := map[string]string{} // email -> supporter id, for this batch
+		k, err := lookup(tx, rows)
+		if err != nil {
+			return err
+		}
 		for _, p := range rows {
-			got, reason, err := save(tx, col, donors, p)
+			got, reason, err := save(tx, col, k, p)
 			switch {
 			case err != nil:
 				return fmt.Errorf("line %d: %w", p.line, err)
@@ -308,6 +312,54 @@ func write(app core.App, rows []row) (Summary, error) {
 	return sum, nil
 }
 
+// known is what a batch's rows refer to, looked up in two queries.
+type known struct {
+	donors map[string]string // email -> supporter id
+	prior  map[string]prior  // provider NUL reference -> the donation imported before
+}
+
+type prior struct {
+	Provider  string `db:"provider"`
+	Reference string `db:"reference"`
+	Supporter string `db:"supporter"`
+	Pence     int64  `db:"amount_pence"`
+}
+
+func key(provider, reference string) string { return provider + "\x00" + reference }
+
+// lookup finds the batch's donors by address and the donations already
+// recorded with its references.
+func lookup(tx core.App, rows []row) (known, error) {
+	k := known{donors: map[string]string{}, prior: map[string]prior{}}
+	emails, refs, providers := make([]any, 0, len(rows)), make([]any, 0, len(rows)), []any{}
+	for _, p := range rows {
+		emails, refs = append(emails, p.email), append(refs, p.reference)
+		if !slices.Contains(providers, any(p.provider)) {
+			providers = append(providers, p.provider)
+		}
+	}
+	var sups []struct {
+		ID    string `db:"id"`
+		Email string `db:"email"`
+	}
+	if err := tx.DB().Select("id", "email").From(vocab.Supporters).Where(dbx.In("email", emails...)).All(&sups); err != nil {
+		return k, err
+	}
+	for _, s := range sups {
+		k.donors[s.Email] = s.ID
+	}
+	// Both columns and the reference != '' term let SQLite use the
+	// partial unique index on (provider, reference).
+	var found []prior
+	err := tx.DB().Select("provider", "reference", "supporter", "amount_pence").From(vocab.Donations).
+		Where(dbx.In("provider", providers...)).AndWhere(dbx.In("reference", refs...)).
+		AndWhere(dbx.NewExp("reference != ''")).All(&found)
+	for _, d := range found {
+		k.prior[key(d.Provider, d.Reference)] = d
+	}
+	return k, err
+}
+
 // What became of a row.
 type outcome int
 
@@ -319,29 +371,16 @@ const (
 
 // save records one donation. A refused row comes with its reason; an
 // error is the database failing.
-func save(tx core.App, col *core.Collection, donors map[string]string, p row) (outcome, string, error) {
-	supporter, ok := donors[p.email]
+func save(tx core.App, col *core.Collection, k known, p row) (outcome, string, error) {
+	supporter, ok := k.donors[p.email]
 	if !ok {
-		sup, err := tx.FindFirstRecordByData(vocab.Supporters, "email", p.email)
-		if errors.Is(err, sql.ErrNoRows) {
-			return refused, fmt.Sprintf("no supporter has the address %s (import supporters first)", p.email), nil
-		}
-		if err != nil {
-			return refused, "", err
-		}
-		supporter = sup.Id
-		donors[p.email] = supporter
+		return refused, fmt.Sprintf("no supporter has the address %s (import supporters first)", p.email), nil
 	}
-	prior, err := tx.FindFirstRecordByFilter(col, "provider = {:provider} && reference = {:reference}",
-		map[string]any{"provider": p.provider, "reference": p.reference})
-	switch {
-	case err == nil:
-		if prior.GetString("supporter") == supporter && prior.GetInt64("amount_pence") == p.pence {
+	if before, ok := k.prior[key(p.provider, p.reference)]; ok {
+		if before.Supporter == supporter && before.Pence == p.pence {
 			return skipped, "", nil
 		}
 		return refused, fmt.Sprintf("%s reference %s was already imported for a different donor or amount; this row was not imported", p.provider, p.reference), nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return refused, "", err
 	}
 	pledge := ""
 	if p.pledge != "" {
@@ -373,5 +412,6 @@ func save(tx core.App, col *core.Collection, donors map[string]string, p row) (o
 		}
 		return refused, "", err
 	}
+	k.prior[key(p.provider, p.reference)] = prior{p.provider, p.reference, supporter, p.pence}
 	return created, "", nil
 }
