@@ -12,8 +12,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -200,11 +202,37 @@ func Build(m *Message) (*gomail.Msg, error) {
 	for _, name := range names {
 		msg.SetGenHeader(gomail.Header(name), values[name]...)
 	}
-	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	msg.SetBodyWriter(gomail.TypeTextPlain, bodyWriter(m.Text))
 	if m.HTML != "" {
-		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+		msg.AddAlternativeWriter(gomail.TypeTextHTML, bodyWriter(m.HTML))
 	}
 	return msg, nil
+}
+
+// chunks are the copy buffers of bodyWriter.
+var chunks = sync.Pool{New: func() any { return new([4096]byte) }}
+
+// bodyWriter writes a part's content straight from the string, in 4 KB
+// chunks through a pooled buffer: go-mail's SetBodyString would copy the
+// whole body into a new buffer for every message (and the quoted-printable
+// writer has no WriteString). The encoder is a stream, so its output is the
+// same however the content is split. It may be called more than once (DKIM).
+func bodyWriter(s string) func(io.Writer) (int64, error) {
+	return func(w io.Writer) (int64, error) {
+		buf := chunks.Get().(*[4096]byte)
+		defer chunks.Put(buf)
+		var n int64
+		for rest := s; rest != ""; {
+			k := copy(buf[:], rest)
+			m, err := w.Write(buf[:k])
+			n += int64(m)
+			if err != nil {
+				return n, err
+			}
+			rest = rest[k:]
+		}
+		return n, nil
+	}
 }
 
 // LoadDKIM reads a PEM private key (RSA or Ed25519) for signing as domain

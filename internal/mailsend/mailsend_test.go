@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net"
 	"net/mail"
@@ -607,5 +608,52 @@ func TestDKIMSignsAndCoversListUnsubscribe(t *testing.T) {
 	})
 	if len(verifications) != 1 || verifications[0].Err == nil {
 		t.Error("a changed List-Unsubscribe still verified")
+	}
+}
+
+// Build streams the bodies from the strings in chunks instead of go-mail's
+// copy of each: the encoded message must be byte for byte what go-mail's own
+// SetBodyString gives, including long lines, multi-byte characters across
+// chunk edges, trailing spaces and dots at line starts.
+func TestBuildBodiesMatchGoMailStrings(t *testing.T) {
+	var text, html strings.Builder
+	for i := 0; text.Len() < 20000; i++ {
+		fmt.Fprintf(&text, "Line %d: café naïve – “quotes” €%d, a long line that goes past seventy-six characters for soft breaks = and tabs\t \n.dot\n", i, i)
+		fmt.Fprintf(&html, "<p style=\"color:#333\">Paragraph %d with ünïcödé and a <a href=\"https://example.org/x?a=1&amp;b=%d\">link</a></p>\r\n", i, i)
+	}
+	m := &mailsend.Message{From: mail.Address{Name: "Lanternhouse", Address: "news@lanternhouse.org.uk"},
+		To: mail.Address{Name: "Reader", Address: "reader@example.org"}, Subject: "Test", Text: text.String(), HTML: html.String(), MessageID: "x@y"}
+	got, err := mailsend.Build(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := mailsend.Build(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := want.GetParts()
+	parts[0].SetContent(m.Text)
+	parts[1].SetContent(m.HTML)
+	date := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	var a, b bytes.Buffer
+	for _, x := range []struct {
+		msg interface {
+			SetBoundary(string)
+			SetDateWithValue(time.Time)
+			WriteTo(w io.Writer) (int64, error)
+		}
+		out *bytes.Buffer
+	}{{got, &a}, {want, &b}} {
+		x.msg.SetBoundary("fixed-boundary")
+		x.msg.SetDateWithValue(date)
+		if _, err := x.msg.WriteTo(x.out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.String() != b.String() {
+		t.Fatalf("streamed bodies differ from go-mail's SetBodyString output (%d vs %d bytes)", a.Len(), b.Len())
+	}
+	if a.Len() < 40000 {
+		t.Fatalf("message is only %d bytes", a.Len())
 	}
 }
