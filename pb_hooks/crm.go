@@ -96,22 +96,28 @@ func upload(e *core.RequestEvent) (io.ReadSeekCloser, error) {
 	return tmp, err
 }
 
-// csvDownload streams an export. A bad filter is answered 400 before any
-// byte is sent; a failure midway can only cut the download short.
+// csvDownload streams an export. A bad filter is answered 400, and another
+// failure 500, if no byte was sent yet; a failure midway can only cut the
+// download short.
 func csvDownload(e *core.RequestEvent, name string, write func(io.Writer) (int, error)) error {
 	h := e.Response.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
 	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.csv"`, name, time.Now().UTC().Format("2006-01-02")))
 	h.Set("Cache-Control", "no-store")
 	w := &lazyWriter{w: e.Response}
-	if _, err := write(w); err != nil {
-		if !w.started {
-			h.Del("Content-Disposition")
-			return e.BadRequestError(err.Error(), nil)
-		}
+	_, err := write(w)
+	switch {
+	case err == nil:
+		return nil
+	case w.started:
 		e.App.Logger().Error("export cut short", "export", name, "error", err.Error())
+		return nil
 	}
-	return nil
+	h.Del("Content-Disposition")
+	if errors.Is(err, exporter.ErrBadFilter) {
+		return e.BadRequestError(err.Error(), nil)
+	}
+	return err
 }
 
 // lazyWriter notes whether anything was sent: the exporters check their
@@ -139,10 +145,7 @@ func crmCommands(app core.App, cfg Config) []*cobra.Command {
 		Args:         cobra.ExactArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := app.RunAppMigrations(); err != nil {
-				return err
-			}
-			f, err := os.Open(args[0])
+			f, err := openImport(app, args[0])
 			if err != nil {
 				return err
 			}
@@ -199,22 +202,34 @@ func crmCommands(app core.App, cfg Config) []*cobra.Command {
 	return []*cobra.Command{imp, exp}
 }
 
+// openImport brings the database up to date and opens the file to import.
+func openImport(app core.App, path string) (*os.File, error) {
+	if err := app.RunAppMigrations(); err != nil {
+		return nil, err
+	}
+	return os.Open(path)
+}
+
 // exportTo runs an export into a file (made private: it holds personal
 // data) or standard output, and says how many rows on standard error.
 func exportTo(cmd *cobra.Command, app core.App, path string, write func(io.Writer) (int, error)) error {
 	if err := app.RunAppMigrations(); err != nil {
 		return err
 	}
-	w := cmd.OutOrStdout()
-	if path != "" {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
+	var n int
+	var err error
+	if path == "" {
+		n, err = write(cmd.OutOrStdout())
+	} else {
+		var f *os.File
+		if f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
 			return err
 		}
-		defer f.Close()
-		w = f
+		n, err = write(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr // a full disk shows here
+		}
 	}
-	n, err := write(w)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 
@@ -76,10 +75,7 @@ func givingCommands(app core.App) (imports, exports []*cobra.Command) {
 		Args:         cobra.ExactArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := app.RunAppMigrations(); err != nil {
-				return err
-			}
-			f, err := os.Open(args[0])
+			f, err := openImport(app, args[0])
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ package exporter
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -18,6 +19,9 @@ import (
 	"supportercrm/internal/csvio"
 	"supportercrm/internal/vocab"
 )
+
+// ErrBadFilter is a filter value that would match nothing by mistake.
+var ErrBadFilter = errors.New("bad filter")
 
 // Filter narrows a supporter export; empty fields match everyone.
 type Filter struct {
@@ -129,14 +133,14 @@ func (f Filter) where(app core.App) (dbx.Expression, error) {
 	conds := []dbx.Expression{dbx.Not(dbx.HashExp{"status": vocab.StatusErased})}
 	if f.Status != "" {
 		if !slices.Contains(vocab.SupporterStatuses, f.Status) || f.Status == vocab.StatusErased {
-			return nil, fmt.Errorf("unknown status %q (use one of %s)", f.Status, strings.Join(vocab.SupporterStatuses[:5], ", "))
+			return nil, fmt.Errorf("%w: unknown status %q (use one of %s)", ErrBadFilter, f.Status, strings.Join(vocab.SupporterStatuses[:5], ", "))
 		}
 		conds = append(conds, dbx.HashExp{"status": f.Status})
 	}
 	if f.Topic != "" {
 		t, err := app.FindFirstRecordByData(vocab.Topics, "slug", f.Topic)
 		if err != nil {
-			return nil, fmt.Errorf("no topic has the slug %q", f.Topic)
+			return nil, fmt.Errorf("%w: no topic has the slug %q", ErrBadFilter, f.Topic)
 		}
 		conds = append(conds, dbx.NewExp("EXISTS (SELECT 1 FROM json_each([[topics]]) WHERE value = {:topic})", dbx.Params{"topic": t.Id}))
 	}
