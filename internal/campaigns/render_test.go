@@ -77,3 +77,30 @@ func TestCompileRejectsWhatWouldFail(t *testing.T) {
 		}
 	}
 }
+
+// The engine renders into pooled buffers reused from message to message:
+// each render must equal Render's, whatever the buffers held before
+// (a longer message, an empty first name).
+func TestRenderIntoReusedBuffersMatchesRender(t *testing.T) {
+	cc := compile(t, Content{Subject: "News for {{.FirstName}}", Preheader: "Spring",
+		Body: "# Dear {{.FirstName}} {{.LastName}}\n\n" + strings.Repeat("A long paragraph about the safe house. ", 60) +
+			"\n\n[Unsubscribe]({{.UnsubscribeURL}}) or [choose]({{.PreferencesURL}}); [view]({{.WebURL}}).\n", Format: vocab.FormatMarkdown})
+	bufs := new(msgBufs)
+	for i, r := range []Recipient{
+		{FirstName: "Bartholomew-Maximilian", LastName: "O'Connor & <Sons>", Email: "b@example.org", UnsubscribeURL: "https://crm.example.org/unsubscribe?token=" + strings.Repeat("x", 300) + "&d=1", PreferencesURL: "https://crm.example.org/p?t=1", WebURL: "https://crm.example.org/v?t=1"},
+		{FirstName: "", LastName: "Li", Email: "l@example.org", UnsubscribeURL: "https://crm.example.org/u?t=2", PreferencesURL: "https://crm.example.org/p?t=2", WebURL: "https://crm.example.org/v?t=2"},
+		{FirstName: "Ann", LastName: "Bo", Email: "a@example.org", UnsubscribeURL: "javascript:alert(1)", PreferencesURL: "https://crm.example.org/p?t=3", WebURL: "https://crm.example.org/v?t=3"},
+	} {
+		want, err := cc.Render(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cc.renderInto(r, bufs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Subject != want.Subject || got.HTML != want.HTML || got.Text != want.Text {
+			t.Errorf("recipient %d: renderInto differs from Render", i)
+		}
+	}
+}

@@ -49,7 +49,17 @@ func (c *checker) Close() {
 type prepared struct {
 	job
 	msg     *mailsend.Message
+	bufs    *msgBufs // msg's parts: released once msg is sent or dropped
 	checked time.Time
+}
+
+// done reports p's result and releases its message's buffers: nothing may
+// use p.msg after.
+func (r *runner) done(p prepared, res result) {
+	if p.bufs != nil {
+		msgBufPool.Put(p.bufs)
+	}
+	r.results <- res
 }
 
 // render renders deliveries for the checker. Several run at once.
@@ -60,12 +70,13 @@ func (r *runner) render(ctx context.Context) {
 				r.results <- result{job: j, kind: untouched}
 				continue
 			}
-			msg, err := r.message(j)
+			bufs := msgBufPool.Get().(*msgBufs)
+			msg, err := r.message(j, bufs)
 			if err != nil {
-				r.results <- result{job: j, kind: failed, err: err.Error()}
+				r.done(prepared{bufs: bufs}, result{job: j, kind: failed, err: err.Error()})
 				continue
 			}
-			r.rendered <- prepared{job: j, msg: msg}
+			r.rendered <- prepared{job: j, msg: msg, bufs: bufs}
 		}
 	}
 }
@@ -101,7 +112,7 @@ func (r *runner) checkAndHand(ctx context.Context, check *checker, batch []prepa
 	var checked time.Time
 	for i, p := range batch {
 		if ctx.Err() != nil {
-			r.results <- result{job: p.job, kind: untouched}
+			r.done(p, result{job: p.job, kind: untouched})
 			continue
 		}
 		if verdicts == nil || time.Since(checked) > checkFresh/2 {
@@ -109,13 +120,13 @@ func (r *runner) checkAndHand(ctx context.Context, check *checker, batch []prepa
 			if verdicts, err = r.stale(check, batch[i:]); err != nil {
 				r.e.App.Logger().Error("campaigns: send-time check failed", "campaign", r.id, "error", err.Error())
 				verdicts = nil
-				r.results <- result{job: p.job, kind: untouched} // sent on a later pass or run
+				r.done(p, result{job: p.job, kind: untouched}) // sent on a later pass or run
 				continue
 			}
 			checked = time.Now()
 		}
 		if reason := verdicts[p.Supporter]; reason != "" {
-			r.results <- result{job: p.job, kind: skipped, err: reason}
+			r.done(p, result{job: p.job, kind: skipped, err: reason})
 			continue
 		}
 		p.checked = checked
@@ -136,17 +147,17 @@ func (r *runner) send(ctx context.Context, check *checker) {
 	for p := range r.ready {
 		j := p.job
 		if ctx.Err() != nil || (r.limiter != nil && r.limiter.Wait(ctx) != nil) {
-			r.results <- result{job: j, kind: untouched}
+			r.done(p, result{job: j, kind: untouched})
 			continue
 		}
 		if time.Since(p.checked) > checkFresh {
 			verdicts, err := r.stale(check, []prepared{p})
 			if err != nil {
-				r.results <- result{job: j, kind: untouched}
+				r.done(p, result{job: j, kind: untouched})
 				continue
 			}
 			if reason := verdicts[j.Supporter]; reason != "" {
-				r.results <- result{job: j, kind: skipped, err: reason}
+				r.done(p, result{job: j, kind: skipped, err: reason})
 				continue
 			}
 		}
@@ -155,7 +166,7 @@ func (r *runner) send(ctx context.Context, check *checker) {
 			if conn, err = r.e.Dial(ctx); err != nil {
 				conn = nil
 				r.relayDown(err)
-				r.results <- result{job: j, kind: untouched}
+				r.done(p, result{job: j, kind: untouched})
 				sleep(ctx, backoff)
 				backoff = min(2*backoff, 5*time.Second)
 				continue
@@ -165,7 +176,7 @@ func (r *runner) send(ctx context.Context, check *checker) {
 		if err == nil {
 			r.downNS.Store(0)
 			backoff = 100 * time.Millisecond
-			r.results <- result{job: j, kind: sent, messageID: p.msg.MessageID}
+			r.done(p, result{job: j, kind: sent, messageID: p.msg.MessageID})
 			continue
 		}
 		if mailsend.IsConnectionError(err) {
@@ -173,7 +184,7 @@ func (r *runner) send(ctx context.Context, check *checker) {
 			conn = nil
 			r.relayDown(err)
 		}
-		r.results <- r.failure(j, err)
+		r.done(p, r.failure(j, err))
 	}
 }
 
@@ -307,10 +318,11 @@ func (e *Engine) recipient(id charity.Identity, j job) Recipient {
 	}
 }
 
-// message renders one delivery with its links and list headers.
-func (r *runner) message(j job) (*mailsend.Message, error) {
+// message renders one delivery with its links and list headers into bufs:
+// the message is valid until bufs is released.
+func (r *runner) message(j job, bufs *msgBufs) (*mailsend.Message, error) {
 	rcpt := r.e.recipient(r.identity, j)
-	m, err := r.compiled.Render(rcpt)
+	m, err := r.compiled.renderInto(rcpt, bufs)
 	if err != nil {
 		return nil, err
 	}
