@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
+	"supportercrm/internal/campaigns"
 	"supportercrm/internal/testkit"
 	"supportercrm/internal/vocab"
 	"supportercrm/pb_hooks"
@@ -422,5 +424,56 @@ func TestRelayDropsMidSendAndComesBack(t *testing.T) {
 	}
 	if alerts := env.Count(t, vocab.Outbox, "kind = 'staff_alert'"); alerts != 0 {
 		t.Errorf("%d staff alerts for a short outage", alerts)
+	}
+}
+
+// The writer updates a delivery by the rowid it was read at, checking the
+// id: a row that has moved since (VACUUM renumbers rowids) is still
+// updated, by id, and the row now at that rowid is left alone.
+func TestResultWriteFindsMovedRows(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{})
+	seed(t, env, 3)
+	c := testkit.DueCampaign(t, env.App, "Hello", "Body")
+	c.Set("status", vocab.CampaignDraft) // the engine leaves drafts alone
+	if err := env.App.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	err := env.App.RunInTransaction(func(tx core.App) error {
+		_, err := campaigns.Snapshot(tx, c.Id, c.GetStringSlice("topics"), nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		ID    string `db:"id"`
+		RowID int64  `db:"rowid"`
+	}
+	if err := env.App.DB().NewQuery("SELECT id, rowid FROM {{deliveries}} WHERE campaign = {:c} ORDER BY id").Bind(dbx.Params{"c": c.Id}).All(&rows); err != nil || len(rows) != 3 {
+		t.Fatalf("deliveries %v, %v", rows, err)
+	}
+	for _, w := range []struct {
+		id    string
+		rowid int64
+	}{
+		{rows[0].ID, rows[0].RowID},       // where it was read
+		{rows[1].ID, rows[2].RowID},       // moved: another delivery is there now
+		{rows[2].ID + "x", rows[2].RowID}, // gone: nothing is written
+	} {
+		if err := campaigns.RecordSentForTest(env.App, c.Id, w.id, w.rowid, "mid-"+w.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range []string{vocab.DeliverySent, vocab.DeliverySent, vocab.DeliveryQueued} {
+		d, err := env.App.FindRecordById(vocab.Deliveries, rows[i].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.GetString("status") != want {
+			t.Errorf("delivery %d is %s, want %s", i, d.GetString("status"), want)
+		}
+		if want == vocab.DeliverySent && d.GetString("message_id") != "mid-"+rows[i].ID {
+			t.Errorf("delivery %d has message id %q", i, d.GetString("message_id"))
+		}
 	}
 }

@@ -2,6 +2,7 @@ package campaigns
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
@@ -66,6 +67,8 @@ var errNoRawDB = errors.New("the write pool is not a *dbx.DB")
 // table's own names.
 var (
 	updateDeliverySQL = "UPDATE " + vocab.Deliveries + " SET status = ?, attempts = ?, last_error = ?, message_id = ?, sent_at = ?, " +
+		"next_attempt_at = ?, updated = ? WHERE rowid = ? AND id = ?"
+	updateByIDSQL = "UPDATE " + vocab.Deliveries + " SET status = ?, attempts = ?, last_error = ?, message_id = ?, sent_at = ?, " +
 		"next_attempt_at = ?, updated = ? WHERE id = ?"
 	updateCountersSQL = "UPDATE " + vocab.Campaigns + " SET sent = sent + ?, failed = failed + ?, bounced = bounced + ?, " +
 		"skipped = skipped + ?, updated = ? WHERE id = ?"
@@ -89,6 +92,12 @@ func (r *runner) recordFast(batch []result) (err error) {
 			return err
 		}
 	}
+	if r.byIDStmt == nil {
+		if r.byIDStmt, err = db.DB().Prepare(updateByIDSQL); err != nil {
+			r.byIDStmt = nil
+			return err
+		}
+	}
 	ctx := context.Background()
 	tx, err := db.DB().BeginTx(ctx, nil)
 	if err != nil {
@@ -101,6 +110,12 @@ func (r *runner) recordFast(batch []result) (err error) {
 	}()
 	update := tx.StmtContext(ctx, r.updateStmt)
 	defer update.Close()
+	var byID *sql.Stmt // prepared on the transaction when first needed
+	defer func() {
+		if byID != nil {
+			byID.Close()
+		}
+	}()
 	now := types.NowDateTime().String()
 	var counts struct{ sent, failed, bounced, skipped int }
 	for _, res := range batch {
@@ -124,8 +139,17 @@ func (r *runner) recordFast(batch []result) (err error) {
 			status = vocab.DeliverySkipped
 			counts.skipped++
 		}
-		if _, err = update.ExecContext(ctx, status, res.Attempts, res.err, res.messageID, sentAt, next, now, res.ID); err != nil {
+		var done sql.Result
+		if done, err = update.ExecContext(ctx, status, res.Attempts, res.err, res.messageID, sentAt, next, now, res.RowID, res.ID); err != nil {
 			return err
+		}
+		if n, _ := done.RowsAffected(); n == 0 { // the row moved (VACUUM renumbers rowids)
+			if byID == nil {
+				byID = tx.StmtContext(ctx, r.byIDStmt)
+			}
+			if _, err = byID.ExecContext(ctx, status, res.Attempts, res.err, res.messageID, sentAt, next, now, res.ID); err != nil {
+				return err
+			}
 		}
 		if res.hard {
 			if _, err = tx.ExecContext(ctx, bounceSupporterSQL, vocab.StatusBounced, now, res.Supporter); err != nil {

@@ -26,6 +26,9 @@ type job struct {
 	Attempts  int    `db:"attempts"`
 	FirstName string `db:"first_name"`
 	LastName  string `db:"last_name"`
+	// RowID is where the row was when read: the writer updates by it (one
+	// index search fewer), checking the id too, and by id if it moved.
+	RowID int64 `db:"rowid"`
 }
 
 // outcome kinds of one attempt.
@@ -57,7 +60,8 @@ type runner struct {
 	listID     string
 	limiter    *rate.Limiter
 	pageStmt   *sql.Stmt     // dispatch's page read, prepared on first use
-	updateStmt *sql.Stmt     // the writer's delivery update, prepared on first use
+	updateStmt *sql.Stmt     // the writer's delivery update by rowid, prepared on first use
+	byIDStmt   *sql.Stmt     // the same by id alone, for rows that moved
 	jobs       chan []job    // dispatch to the renderers
 	rendered   chan prepared // renderers to the checker
 	ready      chan prepared // checker to the connections
@@ -103,7 +107,7 @@ func (e *Engine) run(parent context.Context, id string) error {
 	}
 	defer check.Close()
 	defer func() {
-		for _, s := range []*sql.Stmt{r.pageStmt, r.updateStmt} {
+		for _, s := range []*sql.Stmt{r.pageStmt, r.updateStmt, r.byIDStmt} {
 			if s != nil {
 				s.Close()
 			}
@@ -197,7 +201,7 @@ func (r *runner) dispatch(ctx context.Context) error {
 
 // pageSQL reads the next page of due deliveries (keyset by id, in the order
 // of the idx_deliveries_work index) with the names the messages use.
-var pageSQL = "SELECT d.id, d.supporter, d.email, d.attempts, s.first_name, s.last_name " +
+var pageSQL = "SELECT d.id, d.supporter, d.email, d.attempts, s.first_name, s.last_name, d.rowid " +
 	"FROM " + vocab.Deliveries + " d JOIN " + vocab.Supporters + " s ON s.id = d.supporter " +
 	"WHERE d.campaign = ? AND d.status = ? AND d.next_attempt_at <= ? AND d.id > ? ORDER BY d.id LIMIT ?"
 
@@ -223,7 +227,7 @@ func (r *runner) page(last string) ([]job, error) {
 	page := make([]job, 0, r.e.Config.PageSize)
 	for rows.Next() {
 		var j job
-		if err := rows.Scan(&j.ID, &j.Supporter, &j.Email, &j.Attempts, &j.FirstName, &j.LastName); err != nil {
+		if err := rows.Scan(&j.ID, &j.Supporter, &j.Email, &j.Attempts, &j.FirstName, &j.LastName, &j.RowID); err != nil {
 			return nil, err
 		}
 		page = append(page, j)
