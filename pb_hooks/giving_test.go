@@ -12,12 +12,10 @@ import (
 	"testing"
 
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/spf13/cobra"
 
 	"supportercrm/internal/giving"
 	"supportercrm/internal/testkit"
 	"supportercrm/internal/vocab"
-	"supportercrm/pb_hooks"
 )
 
 // donor makes a supporter with a Gift Aid declaration for past and future gifts.
@@ -45,33 +43,6 @@ const donationsCSV = "Transaction ID,Date,Amount,Email Address,Gift Aid\r\n" +
 	"tx-1,02/03/2026,£12.50,ann@example.org,yes\r\n" +
 	"tx-2,2026-03-03,5.00,nobody@example.org,yes\r\n"
 
-type answer struct {
-	status int
-	header http.Header
-	body   string
-}
-
-func request(t *testing.T, env *testkit.Env, token, method, path, contentType string, body io.Reader) answer {
-	t.Helper()
-	req, err := http.NewRequest(method, env.URL+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", token)
-	}
-	res, err := testkit.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return answer{res.StatusCode, res.Header, string(b)}
-}
-
 func summary(t *testing.T, body string) giving.Summary {
 	t.Helper()
 	var s giving.Summary
@@ -94,19 +65,19 @@ func TestGivingRoutesAccess(t *testing.T) {
 		if c.role != "" {
 			token = testkit.Login(t, env, c.role)
 		}
-		a := request(t, env, token, http.MethodPost, "/api/crm/import/donations?provider=stripe", "text/csv", strings.NewReader(donationsCSV))
-		if a.status != c.want {
-			t.Errorf("%q import = %d %s", c.role, a.status, a.body)
+		a := env.Request(t, token, http.MethodPost, "/api/crm/import/donations?provider=stripe", "text/csv", strings.NewReader(donationsCSV))
+		if a.Status != c.want {
+			t.Errorf("%q import = %d %s", c.role, a.Status, a.Body)
 		}
-		a = request(t, env, token, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=C-"+c.role, "", nil)
-		if a.status != c.want {
-			t.Errorf("%q export = %d %s", c.role, a.status, a.body)
+		a = env.Request(t, token, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=C-"+c.role, "", nil)
+		if a.Status != c.want {
+			t.Errorf("%q export = %d %s", c.role, a.Status, a.Body)
 		}
-		if c.want == 200 && (!strings.HasPrefix(a.header.Get("Content-Disposition"), `attachment; filename="gift-aid-claim-C-`) ||
-			!strings.HasPrefix(a.header.Get("Content-Type"), "text/csv")) {
-			t.Errorf("%q export headers %v", c.role, a.header)
+		if c.want == 200 && (!strings.HasPrefix(a.Header.Get("Content-Disposition"), `attachment; filename="gift-aid-claim-C-`) ||
+			!strings.HasPrefix(a.Header.Get("Content-Type"), "text/csv")) {
+			t.Errorf("%q export headers %v", c.role, a.Header)
 		}
-		if c.want != 200 && strings.Contains(a.body, "Postcode") {
+		if c.want != 200 && strings.Contains(a.Body, "Postcode") {
 			t.Errorf("%q got the claim file", c.role)
 		}
 	}
@@ -129,14 +100,14 @@ func TestGivingRoutes(t *testing.T) {
 	donor(t, env.App, "ann@example.org")
 	admin := testkit.Login(t, env, vocab.RoleAdmin)
 
-	a := request(t, env, admin, http.MethodPost, "/api/crm/import/donations", "text/csv",
+	a := env.Request(t, admin, http.MethodPost, "/api/crm/import/donations", "text/csv",
 		strings.NewReader("email,amount,date,reference\r\nann@example.org,5.00,2026-01-02,r1\r\nann@example.org,6.00,2026-01-03,caf\xe9\r\n"))
-	if a.status != http.StatusBadRequest || !strings.Contains(a.body, "UTF-8") || !strings.Contains(strings.ToLower(a.body), "line 3") {
-		t.Fatalf("latin-1 file = %d %s", a.status, a.body)
+	if a.Status != http.StatusBadRequest || !strings.Contains(a.Body, "UTF-8") || !strings.Contains(strings.ToLower(a.Body), "line 3") {
+		t.Fatalf("latin-1 file = %d %s", a.Status, a.Body)
 	}
-	a = request(t, env, admin, http.MethodPost, "/api/crm/import/donations", "text/csv", strings.NewReader(donationsCSV))
-	if a.status != http.StatusBadRequest || !strings.Contains(a.body, "provider") {
-		t.Fatalf("no provider = %d %s", a.status, a.body)
+	a = env.Request(t, admin, http.MethodPost, "/api/crm/import/donations", "text/csv", strings.NewReader(donationsCSV))
+	if a.Status != http.StatusBadRequest || !strings.Contains(a.Body, "provider") {
+		t.Fatalf("no provider = %d %s", a.Status, a.Body)
 	}
 	if n := env.Count(t, vocab.Donations, ""); n != 0 {
 		t.Fatalf("%d donations after refused files", n)
@@ -148,36 +119,36 @@ func TestGivingRoutes(t *testing.T) {
 	io.WriteString(fw, "\ufeff"+donationsCSV)
 	mw.WriteField("provider", "Stripe")
 	mw.Close()
-	a = request(t, env, admin, http.MethodPost, "/api/crm/import/donations", mw.FormDataContentType(), &body)
-	if a.status != http.StatusOK {
-		t.Fatalf("multipart import = %d %s", a.status, a.body)
+	a = env.Request(t, admin, http.MethodPost, "/api/crm/import/donations", mw.FormDataContentType(), &body)
+	if a.Status != http.StatusOK {
+		t.Fatalf("multipart import = %d %s", a.Status, a.Body)
 	}
-	s := summary(t, a.body)
+	s := summary(t, a.Body)
 	if s.Created != 1 || s.Skipped != 0 || s.Failed != 1 || s.Errors[0].Line != 3 || !strings.Contains(s.Errors[0].Reason, "import supporters first") {
 		t.Fatalf("summary %+v", s)
 	}
-	a = request(t, env, admin, http.MethodPost, "/api/crm/import/donations?provider=stripe", "text/csv", strings.NewReader(donationsCSV))
-	if s := summary(t, a.body); a.status != http.StatusOK || s.Created != 0 || s.Skipped != 1 || s.Failed != 1 {
-		t.Fatalf("again = %d %s", a.status, a.body)
+	a = env.Request(t, admin, http.MethodPost, "/api/crm/import/donations?provider=stripe", "text/csv", strings.NewReader(donationsCSV))
+	if s := summary(t, a.Body); a.Status != http.StatusOK || s.Created != 0 || s.Skipped != 1 || s.Failed != 1 {
+		t.Fatalf("again = %d %s", a.Status, a.Body)
 	}
 
-	if a = request(t, env, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=no%20spaces", "", nil); a.status != http.StatusBadRequest {
-		t.Fatalf("bad claim reference = %d %s", a.status, a.body)
+	if a = env.Request(t, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=no%20spaces", "", nil); a.Status != http.StatusBadRequest {
+		t.Fatalf("bad claim reference = %d %s", a.Status, a.Body)
 	}
-	preview := request(t, env, admin, http.MethodGet, "/api/crm/export/gift-aid.csv", "", nil)
-	if preview.status != 200 || !strings.Contains(preview.body, "\r\n,Ann,Lee,7,LS1 1AA,,,02/03/26,12.50,") {
-		t.Fatalf("preview = %d %q", preview.status, preview.body)
+	preview := env.Request(t, admin, http.MethodGet, "/api/crm/export/gift-aid.csv", "", nil)
+	if preview.Status != 200 || !strings.Contains(preview.Body, "\r\n,Ann,Lee,7,LS1 1AA,,,02/03/26,12.50,") {
+		t.Fatalf("preview = %d %q", preview.Status, preview.Body)
 	}
-	first := request(t, env, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=2026-11", "", nil)
-	if first.status != 200 || first.header.Get("X-Claim-Marked") != "1" || first.header.Get("X-Claim-Existing") != "false" || first.body != preview.body {
-		t.Fatalf("claim = %d %v %q", first.status, first.header, first.body)
+	first := env.Request(t, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=2026-11", "", nil)
+	if first.Status != 200 || first.Header.Get("X-Claim-Marked") != "1" || first.Header.Get("X-Claim-Existing") != "false" || first.Body != preview.Body {
+		t.Fatalf("claim = %d %v %q", first.Status, first.Header, first.Body)
 	}
-	again := request(t, env, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=2026-11", "", nil)
-	if again.header.Get("X-Claim-Marked") != "0" || again.header.Get("X-Claim-Existing") != "true" || again.body != first.body {
-		t.Fatalf("same claim again = %v %q", again.header, again.body)
+	again := env.Request(t, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=2026-11", "", nil)
+	if again.Header.Get("X-Claim-Marked") != "0" || again.Header.Get("X-Claim-Existing") != "true" || again.Body != first.Body {
+		t.Fatalf("same claim again = %v %q", again.Header, again.Body)
 	}
-	if rest := request(t, env, admin, http.MethodGet, "/api/crm/export/gift-aid.csv", "", nil); strings.Count(rest.body, "\r\n") != 1 {
-		t.Fatalf("after the claim the preview still lists: %q", rest.body)
+	if rest := env.Request(t, admin, http.MethodGet, "/api/crm/export/gift-aid.csv", "", nil); strings.Count(rest.Body, "\r\n") != 1 {
+		t.Fatalf("after the claim the preview still lists: %q", rest.Body)
 	}
 }
 
@@ -190,21 +161,7 @@ func TestGivingCommands(t *testing.T) {
 	if err := os.WriteFile(in, []byte(donationsCSV), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) (string, string, error) {
-		t.Helper()
-		cmds, err := pb_hooks.Commands(env.App, pb_hooks.Config{TokenSecret: testkit.TestSecret})
-		if err != nil {
-			t.Fatal(err)
-		}
-		root := &cobra.Command{Use: "supportercrm"}
-		root.AddCommand(cmds...)
-		var out, errs bytes.Buffer
-		root.SetOut(&out)
-		root.SetErr(&errs)
-		root.SetArgs(args)
-		err = root.Execute()
-		return out.String(), errs.String(), err
-	}
+	run := func(args ...string) (string, string, error) { return testkit.RunCommand(t, env.App, args...) }
 	out, _, err := run("import", "donations", in, "--provider", "stripe")
 	if err != nil || !strings.Contains(out, "created 1, skipped 0 (imported before), errors 1") || !strings.Contains(out, "line 3: no supporter has the address nobody@example.org") {
 		t.Fatalf("import: %v\n%s", err, out)

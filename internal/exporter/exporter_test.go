@@ -10,27 +10,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/cobra"
-
 	"supportercrm/internal/exporter"
 	"supportercrm/internal/testkit"
 	"supportercrm/internal/vocab"
-	"supportercrm/pb_hooks"
 )
 
 // importFile posts a CSV body to the import route as an admin.
 func importFile(t *testing.T, env *testkit.Env, token, file string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, env.URL+"/api/crm/import/supporters", strings.NewReader(file))
-	req.Header.Set("Content-Type", "text/csv")
-	req.Header.Set("Authorization", token)
-	res, err := testkit.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("import = %d", res.StatusCode)
+	if a := env.Request(t, token, http.MethodPost, "/api/crm/import/supporters", "text/csv", strings.NewReader(file)); a.Status != http.StatusOK {
+		t.Fatalf("import = %d %s", a.Status, a.Body)
 	}
 }
 
@@ -199,24 +188,16 @@ func TestExportIsForAdmins(t *testing.T) {
 			if role != "" {
 				token = testkit.Login(t, env, role)
 			}
-			req, _ := http.NewRequest(http.MethodGet, env.URL+path, nil)
-			req.Header.Set("Authorization", token)
-			res, err := testkit.Client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var body bytes.Buffer
-			body.ReadFrom(res.Body)
-			res.Body.Close()
-			if res.StatusCode != want {
-				t.Errorf("%s as %q: %d, want %d", path, role, res.StatusCode, want)
+			a := env.Request(t, token, http.MethodGet, path, "", nil)
+			if a.Status != want {
+				t.Errorf("%s as %q: %d, want %d", path, role, a.Status, want)
 				continue
 			}
 			if want == http.StatusOK {
-				if !strings.HasPrefix(res.Header.Get("Content-Disposition"), "attachment;") || res.Header.Get("Cache-Control") != "no-store" {
-					t.Errorf("%s headers %v", path, res.Header)
+				if !strings.HasPrefix(a.Header.Get("Content-Disposition"), "attachment;") || a.Header.Get("Cache-Control") != "no-store" {
+					t.Errorf("%s headers %v", path, a.Header)
 				}
-			} else if strings.Contains(body.String(), "@example.org") {
+			} else if strings.Contains(a.Body, "@example.org") {
 				t.Errorf("%s as %q leaks addresses", path, role)
 			}
 		}
@@ -233,20 +214,11 @@ func TestImportExportCommands(t *testing.T) {
 	}
 	run := func(args ...string) string {
 		t.Helper()
-		cmds, err := pb_hooks.Commands(env.App, pb_hooks.Config{TokenSecret: testkit.TestSecret})
+		out, errs, err := testkit.RunCommand(t, env.App, args...)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v: %v\n%s%s", args, err, out, errs)
 		}
-		root := &cobra.Command{Use: "supportercrm"}
-		root.AddCommand(cmds...)
-		var out bytes.Buffer
-		root.SetOut(&out)
-		root.SetErr(&out)
-		root.SetArgs(args)
-		if err := root.Execute(); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out.String())
-		}
-		return out.String()
+		return out + errs
 	}
 	if out := run("import", "supporters", in); !strings.Contains(out, "Rows: 4. Created 4, updated 0, unchanged 0, errors 0.") {
 		t.Errorf("import said:\n%s", out)

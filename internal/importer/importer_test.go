@@ -31,23 +31,14 @@ func upload(t *testing.T, env *testkit.Env, token, query string, file []byte) (i
 	}
 	fw.Write(file)
 	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, env.URL+"/api/crm/import/supporters"+query, &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", token)
-	res, err := testkit.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var raw bytes.Buffer
-	raw.ReadFrom(res.Body)
+	a := env.Request(t, token, http.MethodPost, "/api/crm/import/supporters"+query, mw.FormDataContentType(), &body)
 	var rep importer.Report
-	if res.StatusCode == http.StatusOK {
-		if err := json.Unmarshal(raw.Bytes(), &rep); err != nil {
-			t.Fatalf("report: %v\n%s", err, raw.String())
+	if a.Status == http.StatusOK {
+		if err := json.Unmarshal([]byte(a.Body), &rep); err != nil {
+			t.Fatalf("report: %v\n%s", err, a.Body)
 		}
 	}
-	return res.StatusCode, rep, raw.String()
+	return a.Status, rep, a.Body
 }
 
 func supporter(t *testing.T, app core.App, email string) *core.Record {

@@ -64,7 +64,22 @@ func (e *Env) Call(t testing.TB, token, method, path, body string) (int, string)
 
 func (e *Env) send(t testing.TB, method, path, contentType, token, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
+	a := e.Request(t, token, method, path, contentType, strings.NewReader(body))
+	return a.Status, a.Body
+}
+
+// Answer is an HTTP response, read whole.
+type Answer struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+// Request sends any request with an auth token (may be empty) and a body
+// of the given content type (may be empty), and reads the answer.
+func (e *Env) Request(t testing.TB, token, method, path, contentType string, body io.Reader) Answer {
+	t.Helper()
+	req, err := http.NewRequest(method, e.URL+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +94,9 @@ func (e *Env) send(t testing.TB, method, path, contentType, token, body string) 
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Answer{res.StatusCode, res.Header, string(b)}
 }
