@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -140,7 +139,7 @@ func benchEngine(b *testing.B, n int, content campaigns.Content) benchResult {
 	var elapsed, start, cpu time.Duration
 	var peak float64
 	for range b.N {
-		mem := startPeak()
+		mem := testkit.StartPeak()
 		prof := startProfile(b, fmt.Sprintf("engine-%d", n))
 		cpu0 := cpuTime()
 		b.StartTimer()
@@ -151,7 +150,7 @@ func benchEngine(b *testing.B, n int, content campaigns.Content) benchResult {
 		b.StopTimer()
 		cpu += cpuTime() - cpu0
 		prof()
-		peak = max(peak, mem.stop())
+		peak = max(peak, mem.Stop())
 		elapsed += took
 		start += done.GetDateTime("started_at").Time().Sub(due)
 
@@ -188,7 +187,7 @@ func benchBare(b *testing.B, n int, content campaigns.Content) benchResult {
 	var elapsed, cpu time.Duration
 	var peak float64
 	for range b.N {
-		mem := startPeak()
+		mem := testkit.StartPeak()
 		var next, ok atomic.Int64
 		var firstErr atomic.Value
 		var wg sync.WaitGroup
@@ -227,7 +226,7 @@ func benchBare(b *testing.B, n int, content campaigns.Content) benchResult {
 		b.StopTimer()
 		cpu += cpuTime() - cpu0
 		prof()
-		peak = max(peak, mem.stop())
+		peak = max(peak, mem.Stop())
 		elapsed += took
 		if got := ok.Load(); got != int64(n) {
 			b.Fatalf("bare sender delivered %d of %d (first error: %v)", got, n, firstErr.Load())
@@ -447,44 +446,6 @@ func waitSent(b *testing.B, env *testkit.Env, id string, timeout time.Duration) 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// peak samples HeapInuse+StackInuse every 10 ms from a GC'd baseline.
-type peak struct {
-	base, max uint64
-	quit      chan struct{}
-	done      chan struct{}
-}
-
-func startPeak() *peak {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	p := &peak{base: ms.HeapInuse + ms.StackInuse, quit: make(chan struct{}), done: make(chan struct{})}
-	p.max = p.base
-	go func() {
-		defer close(p.done)
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			p.max = max(p.max, ms.HeapInuse+ms.StackInuse)
-			select {
-			case <-p.quit:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return p
-}
-
-// stop returns the peak above the baseline in MB.
-func (p *peak) stop() float64 {
-	close(p.quit)
-	<-p.done
-	return float64(p.max-p.base) / (1 << 20)
 }
 
 // benchSink is the SMTP sink of one sub-benchmark.

@@ -63,11 +63,17 @@ func (c Config) withDefaults() Config {
 }
 
 // InFlightLimit is how many messages may have reached SMTP without their
-// result being written: after a kill -9 at most these go twice.
+// result being written: after a kill -9 at most these go twice. They are
+// the batch being written (FlushEvery), the results queued behind it (four
+// per connection, the writer's channel) and one more message on each
+// connection.
 func (c Config) InFlightLimit() int {
 	c = c.withDefaults()
-	return c.Connections + c.FlushEvery
+	return c.FlushEvery + resultsQueue(c.Connections) + c.Connections
 }
+
+// resultsQueue is the writer's channel size for a number of connections.
+func resultsQueue(connections int) int { return 4 * connections }
 
 // Engine starts due campaigns and sends them. One runs per serving process.
 type Engine struct {

@@ -94,7 +94,7 @@ func (e *Engine) run(parent context.Context, id string) error {
 		jobs:     make(chan []job, 2),
 		rendered: make(chan prepared, checkMax),
 		ready:    make(chan prepared, e.Config.Connections),
-		results:  make(chan result, 4*e.Config.Connections),
+		results:  make(chan result, resultsQueue(e.Config.Connections)),
 	}
 	r.listID = listID(e.App, identity, c.GetStringSlice("topics"), s.SenderAddress)
 	if e.Config.PerSecond > 0 {
