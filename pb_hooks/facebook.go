@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/pocketbase/pocketbase/apis"
@@ -24,6 +25,9 @@ type FacebookConfig struct {
 	PageID, Token string
 	GraphURL      string        // FACEBOOK_GRAPH_URL: another Graph host (tests, proxies)
 	Source        fbsync.Source // FACEBOOK_SOURCE: posts (default) or events
+	// PostsWindow is how far back the posts source reads (FACEBOOK_POSTS_DAYS,
+	// default 365 days; zero means the default).
+	PostsWindow time.Duration
 	// Spec is the sync's cron spec in Europe/London time (FACEBOOK_SYNC,
 	// default every 30 minutes; set empty to sync only on demand).
 	Spec        string
@@ -61,6 +65,13 @@ func facebookFromEnv() (FacebookConfig, error) {
 	if c.Source != fbsync.Posts && c.Source != fbsync.Events {
 		return c, fmt.Errorf("FACEBOOK_SOURCE must be posts or events, got %q", c.Source)
 	}
+	if v := os.Getenv("FACEBOOK_POSTS_DAYS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 36500 {
+			return c, fmt.Errorf("FACEBOOK_POSTS_DAYS must be a whole number of days from 1 to 36500, got %q", v)
+		}
+		c.PostsWindow = time.Duration(n) * 24 * time.Hour
+	}
 	if c.Spec != "" {
 		if _, err := cronParser.Parse(c.Spec); err != nil {
 			return c, fmt.Errorf("FACEBOOK_SYNC: %w", err)
@@ -78,7 +89,7 @@ func (c FacebookConfig) syncer(app core.App, alert func(subject, text string)) (
 	if err != nil {
 		return nil, err
 	}
-	return &fbsync.Syncer{App: app, Graph: client, Source: c.Source, Now: time.Now, Alert: alert}, nil
+	return &fbsync.Syncer{App: app, Graph: client, Source: c.Source, PostsWindow: c.PostsWindow, Now: time.Now, Alert: alert}, nil
 }
 
 // facebook runs the sync on its schedule and on webhook deliveries, and

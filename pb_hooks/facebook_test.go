@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,7 +121,7 @@ func TestWebhookSignatureGatesTheSync(t *testing.T) {
 }
 
 func TestSyncRouteIsForSuperusers(t *testing.T) {
-	env, _ := startWithGraph(t)
+	env, g := startWithGraph(t)
 	for role, want := range map[string]int{"": http.StatusUnauthorized, vocab.RoleComms: http.StatusForbidden, vocab.RoleAdmin: http.StatusForbidden} {
 		tok := ""
 		if role != "" {
@@ -133,9 +134,39 @@ func TestSyncRouteIsForSuperusers(t *testing.T) {
 	if n := env.Count(t, vocab.SyncRuns, ""); n != 0 {
 		t.Fatalf("refused callers started %d syncs", n)
 	}
+	before := time.Now()
 	status, body := env.Call(t, testkit.Login(t, env, "superuser"), http.MethodPost, "/api/facebook/sync", "")
 	if status != http.StatusOK || !strings.Contains(body, `"created":2`) || !strings.Contains(body, `"fetched":2`) {
 		t.Fatalf("superuser sync = %d %s", status, body)
+	}
+	// The posts were asked for since a year before the sync (the default window).
+	after := time.Now()
+	if len(g.Queries()) == 0 {
+		t.Fatal("the sync asked Facebook nothing")
+	}
+	for _, q := range g.Queries() {
+		since, err := strconv.ParseInt(q.Get("since"), 10, 64)
+		year := fbsync.DefaultPostsWindow
+		if err != nil || since < before.Add(-year).Unix()-1 || since > after.Add(-year).Unix() {
+			t.Errorf("posts asked for with since %q, want a year before the sync", q.Get("since"))
+		}
+	}
+}
+
+func TestPostsWindowFromTheEnvironment(t *testing.T) {
+	t.Setenv("FACEBOOK_POSTS_DAYS", "")
+	if c, err := pb_hooks.ConfigFromEnv(); err != nil || c.Facebook.PostsWindow != 0 {
+		t.Fatalf("unset: window %v, %v; want 0 (the sync's default)", c.Facebook.PostsWindow, err)
+	}
+	t.Setenv("FACEBOOK_POSTS_DAYS", "90")
+	if c, err := pb_hooks.ConfigFromEnv(); err != nil || c.Facebook.PostsWindow != 90*24*time.Hour {
+		t.Fatalf("90: window %v, %v", c.Facebook.PostsWindow, err)
+	}
+	for _, bad := range []string{"0", "-5", "a year", "1.5"} {
+		t.Setenv("FACEBOOK_POSTS_DAYS", bad)
+		if _, err := pb_hooks.ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "FACEBOOK_POSTS_DAYS") {
+			t.Errorf("FACEBOOK_POSTS_DAYS=%q: %v", bad, err)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,23 +81,30 @@ func New(cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, base: base}, nil
 }
 
-// Posts returns the Page's posts, newest first, following paging.next until
-// it is absent. It returns what it read with an error if it had to stop
-// early (the caller must not treat a partial list as complete).
-func (c *Client) Posts(ctx context.Context) ([]Post, error) {
-	return fetchAll[Post](ctx, c, "posts", postFields)
+// Posts returns the Page's posts published since the given time (Graph's
+// since parameter, in Unix seconds; the whole feed when since is zero),
+// newest first, following paging.next until it is absent. It returns what it
+// read with an error if it had to stop early (the caller must not treat a
+// partial list as complete); reaching MaxPages is a Capped error.
+func (c *Client) Posts(ctx context.Context, since time.Time) ([]Post, error) {
+	q := url.Values{}
+	if !since.IsZero() {
+		q.Set("since", strconv.FormatInt(since.Unix(), 10))
+	}
+	return fetchAll[Post](ctx, c, "posts", postFields, q)
 }
 
 // Events returns the Page's upcoming and past events from the events edge,
 // which Meta grants only to some apps (else a NotPermitted error).
 func (c *Client) Events(ctx context.Context) ([]Event, error) {
-	return fetchAll[Event](ctx, c, "events", eventFields)
+	return fetchAll[Event](ctx, c, "events", eventFields, nil)
 }
 
-// fetchAll collects every page of an edge, decoding its data as T.
-func fetchAll[T any](ctx context.Context, c *Client, edge, fields string) ([]T, error) {
+// fetchAll collects every page of an edge, decoding its data as T. Params
+// (such as since) go with the first request and are kept on paging links.
+func fetchAll[T any](ctx context.Context, c *Client, edge, fields string, params url.Values) ([]T, error) {
 	var out []T
-	err := c.each(ctx, edge, fields, func(raw json.RawMessage) error {
+	err := c.each(ctx, edge, fields, params, func(raw json.RawMessage) error {
 		var page []T
 		if err := json.Unmarshal(raw, &page); err != nil {
 			return err
@@ -115,15 +123,18 @@ type envelope struct {
 }
 
 // each fetches an edge page by page.
-func (c *Client) each(ctx context.Context, edge, fields string, page func(json.RawMessage) error) error {
+func (c *Client) each(ctx context.Context, edge, fields string, params url.Values, page func(json.RawMessage) error) error {
 	next := c.base.JoinPath(c.cfg.Version, c.cfg.PageID, edge)
 	q := next.Query()
+	for k, v := range params {
+		q[k] = v
+	}
 	q.Set("fields", fields)
 	q.Set("limit", "100")
 	next.RawQuery = q.Encode()
 	for n := 0; next != nil; n++ {
 		if n == c.cfg.MaxPages {
-			return &Error{Kind: Other, Message: fmt.Sprintf("stopped after %d pages", n)}
+			return &Error{Kind: Capped, Message: fmt.Sprintf("stopped after %d pages without reaching the end of the list", n)}
 		}
 		body, usage, err := c.get(ctx, next)
 		if err != nil {
@@ -139,7 +150,7 @@ func (c *Client) each(ctx context.Context, edge, fields string, page func(json.R
 		if usage >= c.cfg.UsageLimit && env.Paging.Next != "" {
 			return &Error{Kind: RateLimited, Message: fmt.Sprintf("usage at %d%% of Facebook's limit; stopping until the next run", usage)}
 		}
-		if next, err = c.follow(env.Paging.Next); err != nil {
+		if next, err = c.follow(env.Paging.Next, params); err != nil {
 			return err
 		}
 	}
@@ -148,8 +159,9 @@ func (c *Client) each(ctx context.Context, edge, fields string, page func(json.R
 
 // follow checks a paging.next link: it must be on the configured Graph host
 // (the token goes with it), and any token Facebook echoed in it is dropped
-// (it travels in the header).
-func (c *Client) follow(link string) (*url.URL, error) {
+// (it travels in the header). A param of the first request that the link
+// lacks (since) is put back, so that no page reaches outside the window.
+func (c *Client) follow(link string, params url.Values) (*url.URL, error) {
 	if link == "" {
 		return nil, nil
 	}
@@ -159,6 +171,11 @@ func (c *Client) follow(link string) (*url.URL, error) {
 	}
 	q := u.Query()
 	q.Del("access_token")
+	for k, v := range params {
+		if !q.Has(k) {
+			q[k] = v
+		}
+	}
 	u.RawQuery = q.Encode()
 	return u, nil
 }

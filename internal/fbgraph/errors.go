@@ -25,10 +25,13 @@ const (
 	Malformed
 	// Other: anything else (e.g. a bad parameter).
 	Other
+	// Capped: the list went on past Config.MaxPages; what was read is
+	// incomplete, and will be on every run until the list is shortened.
+	Capped
 )
 
 func (k Kind) String() string {
-	return [...]string{"transient", "token invalid", "rate limited", "not permitted", "malformed", "other"}[k]
+	return [...]string{"transient", "token invalid", "rate limited", "not permitted", "malformed", "other", "page cap reached"}[k]
 }
 
 // Error is a Graph API failure with the token redacted from its message.

@@ -202,14 +202,14 @@ func TestARunInAnotherProcessMakesThisOneSkip(t *testing.T) {
 	other := testkit.Collection(t, app, vocab.SyncRuns)
 	run := core.NewRecord(other)
 	run.Set("trigger", "cli")
-	run.Set("started", time.Now().Add(-time.Minute))
+	run.Set("started", testNow.Add(-time.Minute))
 	if err := app.Save(run); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Run(context.Background(), fbsync.TriggerCron); !errors.Is(err, fbsync.ErrBusy) {
 		t.Fatalf("sync beside a running one: %v, want ErrBusy", err)
 	}
-	run.Set("started", time.Now().Add(-time.Hour)) // that process died long ago
+	run.Set("started", testNow.Add(-time.Hour)) // that process died long ago
 	if err := app.Save(run); err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestPostTimeIsKept(t *testing.T) {
 	if _, err := s.Run(context.Background(), fbsync.TriggerCLI); err != nil {
 		t.Fatal(err)
 	}
-	if got := event(t, app, "111").GetDateTime("posted_at").Time(); !got.Equal(time.Date(2026, 11, 20, 9, 12, 0, 0, time.UTC)) {
+	if got := event(t, app, "111").GetDateTime("posted_at").Time(); !got.Equal(testkit.PostTime) {
 		t.Errorf("posted_at = %v", got)
 	}
 }

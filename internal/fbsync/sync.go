@@ -37,16 +37,24 @@ const (
 
 // Fetcher is the part of the Graph client the sync uses.
 type Fetcher interface {
-	Posts(ctx context.Context) ([]fbgraph.Post, error)
+	Posts(ctx context.Context, since time.Time) ([]fbgraph.Post, error)
 	Events(ctx context.Context) ([]fbgraph.Event, error)
 }
+
+// DefaultPostsWindow is how far back the posts source reads by default.
+const DefaultPostsWindow = 365 * 24 * time.Hour
 
 // Syncer runs syncs, one at a time.
 type Syncer struct {
 	App    core.App
 	Graph  Fetcher
 	Source Source
-	Now    func() time.Time
+	// PostsWindow is how far back the posts source reads (default
+	// DefaultPostsWindow). The posts published in it are the complete set:
+	// an event posted in the window and missing from it is marked removed;
+	// one posted before it is left as it is.
+	PostsWindow time.Duration
+	Now         func() time.Time
 	// Alert tells staff when the sync stops for a reason a person must fix.
 	Alert func(subject, text string)
 
@@ -85,17 +93,31 @@ func (s *Syncer) Sync(ctx context.Context, trigger string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	items, fetchErr := s.fetch(ctx)
+	since := s.since()
+	items, fetchErr := s.fetch(ctx, since)
 	res := Result{Fetched: len(items)}
 	upsertErr := s.upsert(items, &res)
 	if fetchErr == nil && upsertErr == nil {
-		upsertErr = s.markRemoved(items, &res)
+		upsertErr = s.markRemoved(items, since, &res)
 	}
 	err = errors.Join(fetchErr, upsertErr)
 	if ferr := s.finishRun(run, res, err); ferr != nil && err == nil {
 		err = ferr
 	}
 	return res, err
+}
+
+// since is the start of the posts window, or zero for the events edge
+// (which is read whole).
+func (s *Syncer) since() time.Time {
+	if s.Source == Events {
+		return time.Time{}
+	}
+	w := s.PostsWindow
+	if w <= 0 {
+		w = DefaultPostsWindow
+	}
+	return s.Now().Add(-w).Truncate(time.Second)
 }
 
 func (s *Syncer) sourceKind() string {
@@ -105,7 +127,7 @@ func (s *Syncer) sourceKind() string {
 	return vocab.SourceFacebookPost
 }
 
-func (s *Syncer) fetch(ctx context.Context) ([]item, error) {
+func (s *Syncer) fetch(ctx context.Context, since time.Time) ([]item, error) {
 	if s.Source == Events {
 		events, err := s.Graph.Events(ctx)
 		items := make([]item, 0, len(events))
@@ -121,7 +143,12 @@ func (s *Syncer) fetch(ctx context.Context) ([]item, error) {
 		}
 		return items, err
 	}
-	posts, err := s.Graph.Posts(ctx)
+	posts, err := s.Graph.Posts(ctx, since)
+	var ge *fbgraph.Error
+	if errors.As(err, &ge) && ge.Kind == fbgraph.Capped {
+		err = fmt.Errorf("reading the posts published since %s: %w; nothing was marked removed (shorten the window, FACEBOOK_POSTS_DAYS)",
+			since.UTC().Format("2 January 2006"), err)
+	}
 	var items []item
 	for _, p := range posts {
 		a := p.Event()
@@ -171,7 +198,13 @@ func (s *Syncer) upsert(items []item, res *Result) error {
 }
 
 // upsertOne writes Facebook's fields when the event is new, when Facebook's
-// updated_time has moved, or when it had been marked removed.
+// updated_time has moved, when it had been marked removed, or when it was
+// last written by the other source (FACEBOOK_SOURCE changed): the event then
+// belongs to this source, and is checked for removal with its events.
+// Each source writes only the fields it carries: a post has no date, place,
+// tickets or cancellation, and the events edge no post time, so an event
+// keeps those across a switch until the source that carries them says
+// otherwise.
 func (s *Syncer) upsertOne(tx core.App, it item) (created, updated bool, err error) {
 	r, err := tx.FindFirstRecordByData(vocab.Events, "facebook_id", it.id)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -184,29 +217,32 @@ func (s *Syncer) upsertOne(tx core.App, it item) (created, updated bool, err err
 		}
 		r = core.NewRecord(col)
 		r.Set("facebook_id", it.id)
-		r.Set("source", s.sourceKind())
 		created = true
 	} else if r.GetString("source") == vocab.SourceManual {
 		return false, false, nil // staff own it entirely
-	} else if !it.updated.After(r.GetDateTime("facebook_updated").Time()) && !r.GetBool("removed") {
+	} else if r.GetString("source") == s.sourceKind() && !it.updated.After(r.GetDateTime("facebook_updated").Time()) && !r.GetBool("removed") {
 		return false, false, nil
 	}
 	// Facebook's values are fitted to the fields, so that one odd event
 	// (a ticket "link" that isn't a URL) can't fail its whole batch.
+	r.Set("source", s.sourceKind())
 	r.Set("name", clip.Runes(firstOf(it.name, "Event"), 300))
 	r.Set("description", clip.Runes(it.description, 2<<20))
-	r.Set("start", timeOrEmpty(it.start))
-	r.Set("end", timeOrEmpty(it.end))
-	r.Set("date_only", it.start.DateOnly)
-	r.Set("timezone", clip.Runes(it.timezone, 60))
-	r.Set("place", clip.Runes(it.place, 500))
-	r.Set("online", it.online)
 	r.Set("cover_url", webURL(it.coverURL))
-	r.Set("ticket_url", webURL(it.ticketURL))
 	r.Set("facebook_url", webURL(it.facebookURL))
-	r.Set("cancelled", it.cancelled)
+	if s.Source == Events {
+		r.Set("start", timeOrEmpty(it.start))
+		r.Set("end", timeOrEmpty(it.end))
+		r.Set("date_only", it.start.DateOnly)
+		r.Set("timezone", clip.Runes(it.timezone, 60))
+		r.Set("place", clip.Runes(it.place, 500))
+		r.Set("online", it.online)
+		r.Set("ticket_url", webURL(it.ticketURL))
+		r.Set("cancelled", it.cancelled)
+	} else {
+		r.Set("posted_at", timeOrEmpty(fbgraph.Time{Time: it.posted}))
+	}
 	r.Set("removed", false)
-	r.Set("posted_at", timeOrEmpty(fbgraph.Time{Time: it.posted}))
 	r.Set("facebook_updated", it.updated)
 	r.Set("synced_at", s.Now())
 	if err := tx.Save(r); err != nil {
@@ -215,14 +251,26 @@ func (s *Syncer) upsertOne(tx core.App, it item) (created, updated bool, err err
 	return created, !created, nil
 }
 
-// markRemoved flags events of this source that a complete fetch no longer
-// returned. They are kept (staff may have linked to them), not deleted.
-func (s *Syncer) markRemoved(items []item, res *Result) error {
+// markRemoved flags Facebook events that a complete fetch no longer
+// returned, whichever source last wrote them (after a switch of
+// FACEBOOK_SOURCE the new source is the truth). They are kept (staff may
+// have linked to them), not deleted. The posts source's fetch is complete
+// only for its window, so it checks only events posted after since: older
+// ones, and events from the events edge that no post in the window
+// announced (their post time is unknown), are left as they are.
+func (s *Syncer) markRemoved(items []item, since time.Time, res *Result) error {
 	seen := make(map[string]bool, len(items))
 	for _, it := range items {
 		seen[it.id] = true
 	}
-	current, err := s.App.FindAllRecords(vocab.Events, dbx.HashExp{"source": s.sourceKind(), "removed": false})
+	where := []dbx.Expression{
+		dbx.In("source", vocab.SourceFacebookPost, vocab.SourceFacebookEvent),
+		dbx.HashExp{"removed": false},
+	}
+	if !since.IsZero() {
+		where = append(where, dbx.NewExp("posted_at > {:since}", dbx.Params{"since": since.UTC().Format(types.DefaultDateLayout)}))
+	}
+	current, err := s.App.FindAllRecords(vocab.Events, where...)
 	if err != nil {
 		return err
 	}
