@@ -29,6 +29,14 @@ type Config struct {
 	RetryBase     time.Duration // first retry delay, doubling (30s)
 	MaxConnDown   time.Duration // how long the relay may be unreachable before the campaign pauses (2m)
 	WatchInterval time.Duration // how often a running campaign's status is checked (250ms)
+	// MaxRefusedInRow pauses the campaign, alerting staff, once this many
+	// different deliveries in a row have failed temporarily (4xx replies,
+	// dropped connections) with no message accepted between, across all
+	// connections (50). Permanent refusals (5xx) neither count nor break
+	// the run. A campaign with fewer deliveries left than this pauses once
+	// every one of them has been refused, MaxAttempts-1 times on average,
+	// in a row, before any of them would fail.
+	MaxRefusedInRow int
 	// UnsubscribeMailto, when set (e.g. "unsubscribe@news.example.org"), adds
 	// a mailto to List-Unsubscribe beside the https one-click URL.
 	UnsubscribeMailto string
@@ -55,6 +63,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConnDown <= 0 {
 		c.MaxConnDown = 2 * time.Minute
+	}
+	if c.MaxRefusedInRow <= 0 {
+		c.MaxRefusedInRow = 50
 	}
 	if c.WatchInterval <= 0 {
 		c.WatchInterval = 250 * time.Millisecond

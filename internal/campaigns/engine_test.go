@@ -477,3 +477,165 @@ func TestResultWriteFindsMovedRows(t *testing.T) {
 		}
 	}
 }
+
+// addAdmin adds an admin, who gets staff alerts.
+func addAdmin(t testing.TB, env *testkit.Env) string {
+	t.Helper()
+	admin := core.NewRecord(testkit.Collection(t, env.App, vocab.Staff))
+	admin.SetEmail("admin@lanternhouse.org.uk")
+	admin.SetPassword("a-long-password-1")
+	admin.Set("role", vocab.RoleAdmin)
+	if err := env.App.Save(admin); err != nil {
+		t.Fatal(err)
+	}
+	return admin.Email()
+}
+
+// refuseAll makes the sink answer every recipient with a temporary refusal.
+func refuseAll(env *testkit.Env) {
+	env.SMTP.SetPolicy(func(string, int) error {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "sending quota exceeded, try again later"}
+	})
+}
+
+// alertsTo counts the staff alerts queued for addr whose subject has about.
+func alertsTo(t testing.TB, env *testkit.Env, addr, about string) int {
+	t.Helper()
+	return env.Count(t, vocab.Outbox, "kind = 'staff_alert' && to = '"+addr+"' && subject ~ '"+about+"'")
+}
+
+// A relay that answers and refuses every message for a while (quota used
+// up, misconfigured) pauses the campaign, with one alert, instead of burning
+// the list: nothing is marked failed, and a resume through the API once the
+// relay accepts mail again reaches everyone once.
+func TestRelayRefusingEverythingPausesAndResumes(t *testing.T) {
+	const n = 200
+	env := testkit.Start(t, testkit.Options{Configure: fast(nil)})
+	comms := testkit.Login(t, env, vocab.RoleComms)
+	admin := addAdmin(t, env)
+	sups := seed(t, env, n)
+	refuseAll(env)
+	c := schedule(t, env)
+
+	paused := waitStatus(t, env, c.Id, vocab.CampaignPaused, 30*time.Second)
+	if note := paused.GetString("last_error"); !strings.Contains(note, "refused 50 messages in a row") || !strings.Contains(note, "451") {
+		t.Errorf("pause note = %q", note)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool { return alertsTo(t, env, admin, "refuses its messages") > 0 })
+	filter := "campaign = '" + c.Id + "'"
+	if failed := env.Count(t, vocab.Deliveries, filter+" && status = 'failed'"); failed != 0 || paused.GetInt("failed") != 0 {
+		t.Errorf("failed deliveries = %d (counter %d), want none: the list must not burn", failed, paused.GetInt("failed"))
+	}
+	if queued := env.Count(t, vocab.Deliveries, filter+" && status = 'queued'"); queued != n {
+		t.Errorf("queued deliveries = %d, want %d", queued, n)
+	}
+	// Only the refusals that made the run (and those in flight on the other
+	// connections when it paused) used up an attempt, one each.
+	if tried, limit := env.Count(t, vocab.Deliveries, filter+" && attempts > 0"), 50+8; tried > limit || tried == 0 {
+		t.Errorf("%d deliveries used an attempt, want 1 to %d", tried, limit)
+	}
+	if twice := env.Count(t, vocab.Deliveries, filter+" && attempts > 1"); twice != 0 {
+		t.Errorf("%d deliveries were tried more than once before the pause", twice)
+	}
+	if got := len(env.SMTP.Mails()); got != 0 {
+		t.Fatalf("the refusing sink stored %d messages", got)
+	}
+
+	env.SMTP.SetPolicy(nil) // the relay accepts mail again
+	if status, body := apiPatch(t, env, comms, c.Id, `{"status":"sending"}`); status != http.StatusOK {
+		t.Fatalf("resume = %d %s", status, body)
+	}
+	done := waitStatus(t, env, c.Id, vocab.CampaignSent, 60*time.Second)
+	assertOncePerRecipient(t, env, sups, c.Id)
+	if done.GetInt("sent") != n || done.GetInt("failed") != 0 || done.GetString("last_error") != "" {
+		t.Errorf("after the resume: sent %d failed %d last_error %q", done.GetInt("sent"), done.GetInt("failed"), done.GetString("last_error"))
+	}
+	if got := env.Count(t, vocab.Outbox, "kind = 'staff_alert'"); got != 1 {
+		t.Errorf("staff alerts = %d, want 1", got)
+	}
+}
+
+// A campaign with fewer recipients than MaxRefusedInRow, every one refused,
+// pauses before any of them uses up its attempts.
+func TestSmallCampaignRefusedEverywherePausesBeforeFailing(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{Configure: fast(nil)})
+	admin := addAdmin(t, env)
+	sups := seed(t, env, 5)
+	refuseAll(env)
+	c := schedule(t, env)
+
+	paused := waitStatus(t, env, c.Id, vocab.CampaignPaused, 30*time.Second)
+	testkit.Eventually(t, 10*time.Second, func() bool { return alertsTo(t, env, admin, "refuses its messages") > 0 })
+	filter := "campaign = '" + c.Id + "'"
+	if failed := env.Count(t, vocab.Deliveries, filter+" && status = 'failed'"); failed != 0 || paused.GetInt("failed") != 0 {
+		t.Errorf("failed deliveries = %d (counter %d), want none", failed, paused.GetInt("failed"))
+	}
+	if spent := env.Count(t, vocab.Deliveries, filter+" && attempts >= 5"); spent != 0 {
+		t.Errorf("%d deliveries used up their attempts", spent)
+	}
+
+	env.SMTP.SetPolicy(nil)
+	paused.Set("status", vocab.CampaignSending) // "resume" in the dashboard
+	if err := env.App.Save(paused); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, env, c.Id, vocab.CampaignSent, 30*time.Second)
+	assertOncePerRecipient(t, env, sups, c.Id)
+	if got := env.Count(t, vocab.Outbox, "kind = 'staff_alert'"); got != 1 {
+		t.Errorf("staff alerts = %d, want 1", got)
+	}
+}
+
+// Permanent refusals are answers about the recipients, not relay trouble:
+// a relay bouncing every message doesn't pause the campaign.
+func TestPermanentRefusalsDoNotPause(t *testing.T) {
+	const n = 120
+	env := testkit.Start(t, testkit.Options{Configure: fast(nil)})
+	seed(t, env, n)
+	env.SMTP.SetPolicy(func(string, int) error {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "message refused"}
+	})
+	c := schedule(t, env)
+	done := waitStatus(t, env, c.Id, vocab.CampaignSent, 30*time.Second)
+	if done.GetInt("bounced") != n || done.GetInt("failed") != 0 {
+		t.Errorf("bounced %d failed %d, want %d and 0", done.GetInt("bounced"), done.GetInt("failed"), n)
+	}
+	if alerts := env.Count(t, vocab.Outbox, "kind = 'staff_alert'"); alerts != 0 {
+		t.Errorf("%d staff alerts for bounces", alerts)
+	}
+}
+
+// A few addresses refused to the end are retried in a row once everyone
+// else has their message, more times than MaxRefusedInRow, but they are a
+// few deliveries, not the relay refusing everything: they fail and the
+// campaign finishes without pausing.
+func TestFewStuckAddressesFailWithoutPausing(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{Configure: fast(func(c *pb_hooks.Config) {
+		c.Campaigns.MaxAttempts = 3
+		c.Campaigns.MaxRefusedInRow = 5
+	})})
+	sups := seed(t, env, 40)
+	stuck := map[string]bool{}
+	for _, s := range sups[10:13] {
+		stuck[s.GetString("email")] = true
+	}
+	env.SMTP.SetPolicy(func(rcpt string, _ int) error {
+		if stuck[rcpt] {
+			return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "mailbox full"}
+		}
+		return nil
+	})
+	c := schedule(t, env)
+	done := waitStatus(t, env, c.Id, vocab.CampaignSent, 30*time.Second)
+	if done.GetInt("sent") != 37 || done.GetInt("failed") != 3 {
+		t.Errorf("sent %d failed %d, want 37 and 3", done.GetInt("sent"), done.GetInt("failed"))
+	}
+	for addr := range stuck {
+		if got := env.SMTP.RcptCount(addr); got != 3 {
+			t.Errorf("%s was tried %d times, want 3", addr, got)
+		}
+	}
+	if alerts := env.Count(t, vocab.Outbox, "kind = 'staff_alert'"); alerts != 0 {
+		t.Errorf("%d staff alerts for three stuck addresses", alerts)
+	}
+}

@@ -69,6 +69,8 @@ type runner struct {
 	pending    sync.WaitGroup // dispatched, not yet written
 	cancel     context.CancelFunc
 	downNS     atomic.Int64 // when the relay became unreachable (unix ns), 0 when fine
+	refusals   refusalRun   // temporary failures since a message was last accepted
+	left       int          // deliveries not yet done when the run began
 	paused     atomic.Bool
 }
 
@@ -95,6 +97,11 @@ func (e *Engine) run(parent context.Context, id string) error {
 		rendered: make(chan prepared, checkMax),
 		ready:    make(chan prepared, e.Config.Connections),
 		results:  make(chan result, resultsQueue(e.Config.Connections)),
+	}
+	err = e.App.DB().Select("count(*)").From(vocab.Deliveries).
+		Where(dbx.HashExp{"campaign": id, "status": vocab.DeliveryQueued}).Row(&r.left)
+	if err != nil {
+		return fmt.Errorf("failed to count the deliveries left: %w", err)
 	}
 	r.listID = listID(e.App, identity, c.GetStringSlice("topics"), s.SenderAddress)
 	if e.Config.PerSecond > 0 {
