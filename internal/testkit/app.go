@@ -61,26 +61,18 @@ func Start(t testing.TB, opts Options) *Env {
 		sink.Start(t)
 	}
 
-	router, err := apis.NewRouter(app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// As `serve` does: PocketBase's CORS for every path, any origin.
-	router.Bind(apis.CORS(apis.CORSConfig{AllowOrigins: []string{"*"}}))
-	var srv *httptest.Server
-	err = app.OnServe().Trigger(&core.ServeEvent{App: app, Router: router, Server: &http.Server{}}, func(e *core.ServeEvent) error {
-		mux, err := e.Router.BuildMux()
-		if err != nil {
-			return err
-		}
-		srv = httptest.NewServer(mux)
-		return nil
+	// The settings are saved before OnServe starts the workers (outbox,
+	// campaign engine, cron ticks), as they are in the database before
+	// `serve` in production: saving them later rewrites the settings that
+	// those goroutines read. The listener is opened first for the URL.
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(func() {
+		srv.Close()
+		app.Cleanup()
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	base := "http://" + srv.Listener.Addr().String()
 	s := app.Settings()
-	s.Meta.AppURL = srv.URL
+	s.Meta.AppURL = base
 	s.SMTP.Enabled = true
 	s.SMTP.Host = "127.0.0.1"
 	s.SMTP.Port = sink.Port
@@ -88,10 +80,25 @@ func Start(t testing.TB, opts Options) *Env {
 	if err := app.Save(s); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		srv.Close()
-		app.Cleanup()
+
+	router, err := apis.NewRouter(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As `serve` does: PocketBase's CORS for every path, any origin.
+	router.Bind(apis.CORS(apis.CORSConfig{AllowOrigins: []string{"*"}}))
+	err = app.OnServe().Trigger(&core.ServeEvent{App: app, Router: router, Server: &http.Server{}}, func(e *core.ServeEvent) error {
+		mux, err := e.Router.BuildMux()
+		if err != nil {
+			return err
+		}
+		srv.Config.Handler = mux
+		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
 	return &Env{App: app, URL: srv.URL, SMTP: sink}
 }
 
