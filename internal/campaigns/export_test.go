@@ -13,5 +13,5 @@ func RecordSentForTest(app core.App, campaignID, deliveryID string, rowid int64,
 			}
 		}
 	}()
-	return r.recordFast([]result{{job: job{ID: deliveryID, RowID: rowid}, kind: sent, messageID: messageID}})
+	return r.record([]result{{job: job{ID: deliveryID, RowID: rowid}, kind: sent, messageID: messageID}})
 }

@@ -3,7 +3,7 @@ package campaigns
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -26,10 +26,7 @@ func (r *runner) write() {
 			return
 		}
 		for attempt := 0; ; attempt++ {
-			err := r.recordFast(batch)
-			if errors.Is(err, errNoRawDB) {
-				err = r.e.App.RunInTransaction(func(tx core.App) error { return r.record(tx, batch) })
-			}
+			err := r.record(batch)
 			if err == nil {
 				break
 			}
@@ -61,9 +58,7 @@ func (r *runner) write() {
 	}
 }
 
-var errNoRawDB = errors.New("the write pool is not a *dbx.DB")
-
-// Statements of recordFast, in the deliveries table's and the campaigns
+// Statements of record, in the deliveries table's and the campaigns
 // table's own names.
 var (
 	updateDeliverySQL = "UPDATE " + vocab.Deliveries + " SET status = ?, attempts = ?, last_error = ?, message_id = ?, sent_at = ?, " +
@@ -77,14 +72,14 @@ var (
 		"VALUES (substr(lower(hex(randomblob(8))), 1, 15), ?, ?, ?, ?)"
 )
 
-// recordFast is record in one transaction on the app's single writer
-// connection, through a delivery UPDATE prepared once per run and reused for
-// every row (no record saves, no named-parameter maps). It returns
-// errNoRawDB when the app's write pool isn't a plain *dbx.DB.
-func (r *runner) recordFast(batch []result) (err error) {
+// record writes one batch in one transaction on the app's single writer
+// connection: each delivery's new state through an UPDATE prepared once per
+// run (no record saves, no named-parameter maps), the campaign's counters,
+// and for hard bounces a suppression and the supporter's status.
+func (r *runner) record(batch []result) (err error) {
 	db, ok := r.e.App.NonconcurrentDB().(*dbx.DB)
 	if !ok {
-		return errNoRawDB
+		return fmt.Errorf("campaigns: the app's write pool is a %T, not a *dbx.DB", r.e.App.NonconcurrentDB())
 	}
 	if r.updateStmt == nil {
 		if r.updateStmt, err = db.DB().Prepare(updateDeliverySQL); err != nil {
@@ -170,68 +165,6 @@ func (r *runner) recordFast(batch []result) (err error) {
 		}
 	}
 	return tx.Commit()
-}
-
-// record writes one batch: each delivery's new state, the campaign's
-// counters, and for hard bounces a suppression and the supporter's status.
-func (r *runner) record(tx core.App, batch []result) error {
-	now := types.NowDateTime().String()
-	var counts struct{ sent, failed, bounced, skipped int }
-	update := tx.DB().NewQuery(`UPDATE {{deliveries}} SET status = {:status}, attempts = {:attempts}, last_error = {:err},
-		message_id = {:mid}, sent_at = {:sent_at}, next_attempt_at = {:next}, updated = {:now} WHERE id = {:id}`)
-	update.Prepare()
-	defer update.Close()
-	for _, res := range batch {
-		status, sentAt, next := vocab.DeliveryQueued, "", ""
-		switch res.kind {
-		case untouched:
-			continue
-		case sent:
-			status, sentAt = vocab.DeliverySent, now
-			res.Attempts++
-			counts.sent++
-		case retry:
-			next = res.next.UTC().Format(types.DefaultDateLayout)
-		case failed:
-			status = vocab.DeliveryFailed
-			counts.failed++
-		case bounced:
-			status = vocab.DeliveryBounced
-			counts.bounced++
-		case skipped:
-			status = vocab.DeliverySkipped
-			counts.skipped++
-		}
-		_, err := update.Bind(dbx.Params{"status": status, "attempts": res.Attempts, "err": res.err, "mid": res.messageID,
-			"sent_at": sentAt, "next": next, "now": now, "id": res.ID}).Execute()
-		if err != nil {
-			return err
-		}
-		if res.hard {
-			if err := r.suppress(tx, res, now); err != nil {
-				return err
-			}
-		}
-	}
-	_, err := tx.DB().NewQuery(`UPDATE {{campaigns}} SET sent = sent + {:sent}, failed = failed + {:failed},
-		bounced = bounced + {:bounced}, skipped = skipped + {:skipped}, updated = {:now} WHERE id = {:id}`).
-		Bind(dbx.Params{"sent": counts.sent, "failed": counts.failed, "bounced": counts.bounced, "skipped": counts.skipped, "now": now, "id": r.id}).
-		Execute()
-	return err
-}
-
-// suppress puts a hard-bounced address on the suppression list and marks the
-// supporter bounced, so no later campaign, import or signup mails it.
-func (r *runner) suppress(tx core.App, res result, now string) error {
-	_, err := tx.DB().NewQuery(`UPDATE {{supporters}} SET status = {:bounced}, bounce_count = bounce_count + 1, updated = {:now} WHERE id = {:id}`).
-		Bind(dbx.Params{"bounced": vocab.StatusBounced, "now": now, "id": res.Supporter}).Execute()
-	if err != nil || r.e.Hash == nil {
-		return err
-	}
-	_, err = tx.DB().NewQuery(`INSERT OR IGNORE INTO {{suppressions}} (id, email_hash, reason, note, created)
-		VALUES (substr(lower(hex(randomblob(8))), 1, 15), {:hash}, {:reason}, {:note}, {:now})`).
-		Bind(dbx.Params{"hash": r.e.Hash(res.Email), "reason": vocab.SuppressHardBounce, "note": clip.Runes("campaign "+r.id+": "+res.err, 1000), "now": now}).Execute()
-	return err
 }
 
 // CountUnsubscribe adds an unsubscribe to the campaign whose message's link
