@@ -20,7 +20,7 @@ type batch struct {
 	opts Options
 	rep  *Report
 	rows []*row
-	seen map[uint64]int32 // address hash → first line (12 bytes an address)
+	seen map[uint64]int32 // address hash → first line (about 50 bytes an address)
 	seed maphash.Seed
 	slug map[string]string // topic id → slug
 }
