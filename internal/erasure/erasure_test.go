@@ -45,19 +45,6 @@ func reload(t *testing.T, env *testkit.Env, r *core.Record) *core.Record {
 	return fresh
 }
 
-func export(t *testing.T, env *testkit.Env, coll, filter string) string {
-	t.Helper()
-	recs, err := env.App.FindRecordsByFilter(coll, filter, "id", 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // Erasure through the admin route: personal data gone from the supporter
 // and every row about them, evidence kept, the address suppressed. A second
 // call changes nothing. Signing up again afterwards answers exactly as for
@@ -120,8 +107,7 @@ func TestEraseThenSignUpAgain(t *testing.T) {
 		len(sup.GetStringSlice("topics")) != 0 || strings.Contains(sup.GetString("notes"), "sleep-out") || strings.Contains(string(sup.GetString("tags")), "volunteer") {
 		t.Errorf("supporter after erasure: %v", sup.FieldsData())
 	}
-	everything := export(t, env, vocab.Consents, "") + export(t, env, vocab.Deliveries, "") + export(t, env, vocab.Outbox, "") +
-		export(t, env, vocab.Donations, "") + export(t, env, vocab.Declarations, "") + export(t, env, vocab.Supporters, "")
+	everything := testkit.Dump(t, env.App, vocab.Consents, vocab.Deliveries, vocab.Outbox, vocab.Donations, vocab.Declarations, vocab.Supporters)
 	for _, personal := range []string{email, "Ada", "Lovelace", "Mill Lane", "LS1 1AA", "aunt", "127.0.0.1", "Go-http-client"} {
 		if strings.Contains(everything, personal) {
 			t.Errorf("%q is still stored after erasure", personal)
@@ -146,12 +132,12 @@ func TestEraseThenSignUpAgain(t *testing.T) {
 	}
 
 	// Idempotent: a second call succeeds and changes nothing.
-	before := export(t, env, vocab.Supporters, "") + export(t, env, vocab.Consents, "") + export(t, env, vocab.Outbox, "") + export(t, env, vocab.Suppressions, "")
+	before := testkit.Dump(t, env.App, vocab.Supporters, vocab.Consents, vocab.Outbox, vocab.Suppressions)
 	status, body = env.Call(t, testkit.Login(t, env, "superuser"), http.MethodPost, "/api/crm/supporters/"+sup.Id+"/erase", "")
 	if status != http.StatusOK || !strings.Contains(body, `"already_erased":true`) {
 		t.Fatalf("second erase = %d %s", status, body)
 	}
-	if after := export(t, env, vocab.Supporters, "") + export(t, env, vocab.Consents, "") + export(t, env, vocab.Outbox, "") + export(t, env, vocab.Suppressions, ""); after != before {
+	if after := testkit.Dump(t, env.App, vocab.Supporters, vocab.Consents, vocab.Outbox, vocab.Suppressions); after != before {
 		t.Fatal("a second erasure changed the data")
 	}
 
@@ -181,7 +167,7 @@ func TestEraseThenSignUpAgain(t *testing.T) {
 func TestEraseAccess(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{})
 	sup := testkit.Subscribers(t, env.App, 1)[0]
-	before := export(t, env, vocab.Supporters, "")
+	before := testkit.Dump(t, env.App, vocab.Supporters)
 	for _, c := range []struct {
 		who  string
 		auth string
@@ -195,7 +181,7 @@ func TestEraseAccess(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", c.who, status, body, c.want)
 		}
 	}
-	if export(t, env, vocab.Supporters, "") != before || env.Count(t, vocab.Suppressions, "") != 0 {
+	if testkit.Dump(t, env.App, vocab.Supporters) != before || env.Count(t, vocab.Suppressions, "") != 0 {
 		t.Fatal("a refused erasure changed data")
 	}
 	if status, _ := env.Call(t, testkit.Login(t, env, vocab.RoleAdmin), http.MethodPost, "/api/crm/supporters/"+"nosuchsupporter"+"/erase", ""); status != http.StatusNotFound {

@@ -1,7 +1,6 @@
 package giving_test
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,19 +26,6 @@ func supporter(t testing.TB, app core.App, email, first, last string) *core.Reco
 		t.Fatal(err)
 	}
 	return r
-}
-
-func snapshot(t *testing.T, app core.App, coll string) string {
-	t.Helper()
-	recs, err := app.FindRecordsByFilter(coll, "", "id", 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // messy is a payment provider's export as Excel saves it: a BOM, CRLF,
@@ -141,7 +127,7 @@ func TestImportMessyFileTwice(t *testing.T) {
 		t.Fatal("the thank-you isn't cat's")
 	}
 
-	before, mails := snapshot(t, app, vocab.Donations), env.Count(t, vocab.Outbox, "")
+	before, mails := testkit.Dump(t, app, vocab.Donations), env.Count(t, vocab.Outbox, "")
 	again, err := giving.Import(app, strings.NewReader(file), giving.Options{Provider: "stripe"})
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +135,7 @@ func TestImportMessyFileTwice(t *testing.T) {
 	if again.Created != 0 || again.Skipped != 5 || again.Failed != 14 {
 		t.Fatalf("second run %+v", again)
 	}
-	if snapshot(t, app, vocab.Donations) != before || env.Count(t, vocab.Outbox, "") != mails {
+	if testkit.Dump(t, app, vocab.Donations) != before || env.Count(t, vocab.Outbox, "") != mails {
 		t.Fatal("the second run changed donations or the outbox")
 	}
 }

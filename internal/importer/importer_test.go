@@ -170,31 +170,14 @@ func TestMessyFileImportsExactlyTheGoodRows(t *testing.T) {
 	}
 
 	// The same file again changes nothing.
-	before := snapshot(t, env)
+	before := testkit.Dump(t, env.App, vocab.Supporters, vocab.Consents, vocab.Outbox)
 	_, again, body := upload(t, env, admin, "", file)
 	if again.Created != 0 || again.Updated != 0 || again.Unchanged != 7 || again.ErrorCount != 5 {
 		t.Errorf("second run: created %d updated %d unchanged %d errors %d; want 0, 0, 7, 5\n%s", again.Created, again.Updated, again.Unchanged, again.ErrorCount, body)
 	}
-	if after := snapshot(t, env); after != before {
+	if after := testkit.Dump(t, env.App, vocab.Supporters, vocab.Consents, vocab.Outbox); after != before {
 		t.Errorf("the second run changed the database:\nbefore %s\nafter  %s", before, after)
 	}
-}
-
-// snapshot is every supporter and consent row as one string, to compare.
-func snapshot(t *testing.T, env *testkit.Env) string {
-	t.Helper()
-	var b strings.Builder
-	for _, coll := range []string{vocab.Supporters, vocab.Consents, vocab.Outbox} {
-		recs, err := env.App.FindRecordsByFilter(coll, "", "id", 0, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range recs {
-			j, _ := json.Marshal(r.FieldsData())
-			b.Write(j)
-		}
-	}
-	return b.String()
 }
 
 // Asked to, the import emails pending rows a confirmation link that works,

@@ -1,7 +1,9 @@
 package testkit
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,4 +73,23 @@ func DueCampaign(t testing.TB, app core.App, subject, body string) *core.Record 
 		t.Fatal(err)
 	}
 	return c
+}
+
+// Dump is every record of the named collections, by id, as JSON: to check
+// that something which should change nothing changed nothing.
+func Dump(t testing.TB, app core.App, collections ...string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, coll := range collections {
+		recs, err := app.FindRecordsByFilter(coll, "", "id", 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := json.Marshal(recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(j)
+	}
+	return b.String()
 }
