@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"supportercrm/internal/charity"
+	"supportercrm/internal/csvio"
 	"supportercrm/internal/exporter"
 	"supportercrm/internal/importer"
 	"supportercrm/internal/signup"
@@ -52,8 +53,8 @@ func crmRoutes(se *core.ServeEvent, s *signup.Service) {
 		}
 		defer f.Close()
 		rep, err := im.Supporters(f, importer.Options{Confirm: e.Request.URL.Query().Get("confirm") == "true"})
-		if errors.Is(err, importer.ErrBadFile) {
-			return e.BadRequestError(err.Error(), nil)
+		if fe := badFile(err); fe != nil {
+			return e.BadRequestError(fe.Error(), nil)
 		}
 		if err != nil {
 			return err
@@ -70,6 +71,15 @@ func crmRoutes(se *core.ServeEvent, s *signup.Service) {
 		return csvDownload(e, "consents", func(w io.Writer) (int, error) { return exporter.Consents(e.App, w) })
 	}).Bind(adminOnly()...)
 	givingRoutes(se)
+}
+
+// badFile is err as a file refused whole (a 400: the admin's to fix), or nil.
+func badFile(err error) *csvio.FileError {
+	var fe *csvio.FileError
+	if errors.As(err, &fe) {
+		return fe
+	}
+	return nil
 }
 
 // upload is the file of a multipart upload (field "file"), or a text/csv body
@@ -256,16 +266,22 @@ func printReport(w io.Writer, rep importer.Report) {
 	if rep.Confirmations > 0 {
 		fmt.Fprintf(w, "Confirmation emails queued: %d\n", rep.Confirmations)
 	}
-	if len(rep.Ignored) > 0 {
-		fmt.Fprintf(w, "Columns ignored: %s\n", strings.Join(rep.Ignored, ", "))
-	}
-	for _, p := range rep.Errors {
-		fmt.Fprintf(w, "line %d: %s\n", p.Line, p.Reason)
-	}
-	if rep.ErrorCount > len(rep.Errors) {
-		fmt.Fprintf(w, "… and %d more errors\n", rep.ErrorCount-len(rep.Errors))
-	}
+	printProblems(w, rep.Ignored, rep.ErrorCount, rep.Errors)
 	for _, p := range rep.Warnings {
 		fmt.Fprintf(w, "line %d (note): %s\n", p.Line, p.Reason)
+	}
+}
+
+// printProblems says which columns an import ignored, and lists its bad
+// rows (count of them in all).
+func printProblems(w io.Writer, ignored []string, count int, listed csvio.Problems) {
+	if len(ignored) > 0 {
+		fmt.Fprintf(w, "Columns ignored: %s\n", strings.Join(ignored, ", "))
+	}
+	for _, p := range listed {
+		fmt.Fprintf(w, "line %d: %s\n", p.Line, p.Reason)
+	}
+	if count > len(listed) {
+		fmt.Fprintf(w, "… and %d more errors\n", count-len(listed))
 	}
 }

@@ -29,8 +29,7 @@ func givingRoutes(se *core.ServeEvent) {
 			provider = form.Value["provider"][0]
 		}
 		sum, err := giving.Import(e.App, f, giving.Options{Provider: provider})
-		var fe *giving.FileError
-		if errors.As(err, &fe) {
+		if fe := badFile(err); fe != nil {
 			return e.BadRequestError(fe.Error(), nil)
 		}
 		if err != nil {
@@ -81,8 +80,7 @@ func givingCommands(app core.App) (imports, exports []*cobra.Command) {
 			}
 			defer f.Close()
 			sum, err := giving.Import(app, f, giving.Options{Provider: provider})
-			var fe *giving.FileError
-			if errors.As(err, &fe) {
+			if badFile(err) != nil {
 				return fmt.Errorf("%s: nothing was imported: %w", args[0], err)
 			}
 			printDonations(cmd.OutOrStdout(), sum)
@@ -136,13 +134,5 @@ func givingCommands(app core.App) (imports, exports []*cobra.Command) {
 // printDonations is the donation import's summary for people.
 func printDonations(w io.Writer, s giving.Summary) {
 	fmt.Fprintf(w, "Donations: created %d, skipped %d (imported before), errors %d.\n", s.Created, s.Skipped, s.Failed)
-	if len(s.Ignored) > 0 {
-		fmt.Fprintf(w, "Columns ignored: %s\n", strings.Join(s.Ignored, ", "))
-	}
-	for _, p := range s.Errors {
-		fmt.Fprintf(w, "line %d: %s\n", p.Line, p.Reason)
-	}
-	if s.Failed > len(s.Errors) {
-		fmt.Fprintf(w, "… and %d more errors\n", s.Failed-len(s.Errors))
-	}
+	printProblems(w, s.Ignored, s.Failed, s.Errors)
 }

@@ -77,8 +77,9 @@ func TestHeaderProblemsAreClear(t *testing.T) {
 		"email,Email\n":            "twice",
 	} {
 		_, err := NewReader(strings.NewReader(in), []string{"email", "name", "postcode"}, nil, "email")
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%q: err = %v, want it to mention %q", in, err, want)
+		var fe *FileError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want a FileError mentioning %q", in, err, want)
 		}
 	}
 }
@@ -86,7 +87,8 @@ func TestHeaderProblemsAreClear(t *testing.T) {
 func TestCheckUTF8NamesTheLine(t *testing.T) {
 	latin1 := "email,first_name\r\na@example.org,Ann\r\nb@example.org,Ren\xe9e\r\n"
 	_, err := CheckUTF8(strings.NewReader(latin1))
-	if !errors.Is(err, ErrNotUTF8) || !strings.HasPrefix(err.Error(), "line 3:") {
+	var fe *FileError
+	if !errors.Is(err, ErrNotUTF8) || !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), "line 3:") {
 		t.Fatalf("err = %v", err)
 	}
 	n, err := CheckUTF8(strings.NewReader("email\nrenée@example.org 🎉\n"))

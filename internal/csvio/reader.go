@@ -20,8 +20,8 @@ import (
 var ErrNotUTF8 = errors.New(`the file isn't UTF-8 text; in Excel, save it as "CSV UTF-8 (Comma delimited)"`)
 
 // CheckUTF8 reads r to the end and reports the first line that isn't valid
-// UTF-8. Importers call it before writing anything, so a file in the wrong
-// encoding changes nothing. It returns the number of bytes read.
+// UTF-8, as a *FileError. Importers call it before writing anything, so a
+// file in the wrong encoding changes nothing. It returns the bytes read.
 func CheckUTF8(r io.Reader) (int64, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var n int64
@@ -35,7 +35,7 @@ func CheckUTF8(r io.Reader) (int64, error) {
 			return n, err
 		}
 		if c == utf8.RuneError && size == 1 {
-			return n, fmt.Errorf("line %d: %w", line, ErrNotUTF8)
+			return n, &FileError{fmt.Errorf("line %d: %w", line, ErrNotUTF8)}
 		}
 		if c == '\n' {
 			line++
@@ -89,18 +89,21 @@ func (e *RowError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.
 func (e *RowError) Unwrap() error { return e.Err }
 
 // NewReader reads the header row. known lists the column names the caller
-// uses, aliases maps further names onto them; required must all be present.
-// Other columns are ignored and listed by Unknown.
+// uses, aliases maps further names onto them; required must all be present
+// (else a *FileError). Other columns are ignored and listed by Unknown.
 func NewReader(r io.Reader, known []string, aliases map[string]string, required ...string) (*Reader, error) {
 	cr := csv.NewReader(stripBOM(r))
 	cr.FieldsPerRecord = -1 // ragged rows are reported per row, not fatal
 	cr.ReuseRecord = true
 	header, err := cr.Read()
-	if err == io.EOF {
-		return nil, errors.New("the file is empty: it needs a header row naming the columns")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("the header row can't be read: %w", err)
+	var pe *csv.ParseError
+	switch {
+	case err == io.EOF:
+		return nil, &FileError{errors.New("the file is empty: it needs a header row naming the columns")}
+	case errors.As(err, &pe):
+		return nil, &FileError{fmt.Errorf("the header row can't be read: %w", err)}
+	case err != nil:
+		return nil, err
 	}
 	rd := &Reader{r: cr, cols: map[string]int{}, width: len(header)}
 	for i, h := range header {
@@ -112,7 +115,7 @@ func NewReader(r io.Reader, known []string, aliases map[string]string, required 
 			continue
 		}
 		if _, dup := rd.cols[name]; dup {
-			return nil, fmt.Errorf("the header row names the column %q twice", name)
+			return nil, &FileError{fmt.Errorf("the header row names the column %q twice", name)}
 		}
 		rd.cols[name] = i
 		if !slices.Contains(known, name) {
@@ -126,7 +129,7 @@ func NewReader(r io.Reader, known []string, aliases map[string]string, required 
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("the header row has no %s column (it names: %s)", strings.Join(missing, ", "), strings.Join(header, ", "))
+		return nil, &FileError{fmt.Errorf("the header row has no %s column (it names: %s)", strings.Join(missing, ", "), strings.Join(header, ", "))}
 	}
 	return rd, nil
 }

@@ -60,9 +60,6 @@ var Aliases = map[string]string{
 // DefaultBatch is how many rows each write transaction holds.
 const DefaultBatch = 500
 
-// maxReported caps the row errors a summary lists; Failed counts them all.
-const maxReported = 1000
-
 // Options adjust an import.
 type Options struct {
 	// Provider names where the file came from (stripe, paypal, bank…), for
@@ -74,37 +71,23 @@ type Options struct {
 	Now func() time.Time
 }
 
-// RowError is a row that wasn't imported, and why.
-type RowError struct {
-	Line   int    `json:"line"`
-	Reason string `json:"reason"`
-}
-
 // Summary is what an import did. Created rows are new donations; Skipped
 // rows were imported before (same provider and reference); Failed rows
-// were refused, each listed in Errors with its line (the first 1000).
+// were refused, each listed in Errors with its line (the first
+// csvio.MaxProblems).
 type Summary struct {
-	Created int        `json:"created"`
-	Skipped int        `json:"skipped"`
-	Failed  int        `json:"failed"`
-	Errors  []RowError `json:"errors"`
+	Created int            `json:"created"`
+	Skipped int            `json:"skipped"`
+	Failed  int            `json:"failed"`
+	Errors  csvio.Problems `json:"errors"`
 	// Ignored lists the file's columns that aren't read, as written.
 	Ignored []string `json:"ignored_columns"`
 }
 
 func (s *Summary) fail(line int, reason string) {
 	s.Failed++
-	if len(s.Errors) < maxReported {
-		s.Errors = append(s.Errors, RowError{Line: line, Reason: reason})
-	}
+	s.Errors.Add(line, reason)
 }
-
-// FileError is a file refused as a whole (not UTF-8, no header, a required
-// column missing). Nothing was written.
-type FileError struct{ Err error }
-
-func (e *FileError) Error() string { return e.Err.Error() }
-func (e *FileError) Unwrap() error { return e.Err }
 
 // row is a parsed line waiting for its batch.
 type row struct {
@@ -124,33 +107,31 @@ type row struct {
 // app.Save, so record hooks run (a recent gift from a donor without a
 // declaration queues the Gift Aid thank-you email).
 //
-// On an error other than a FileError the summary says what was committed
+// On an error other than a *csvio.FileError (the file refused whole,
+// nothing written) the summary says what was committed
 // before it; running the file again picks up where it stopped.
 func Import(app core.App, r io.ReadSeeker, opts Options) (Summary, error) {
 	var sum Summary
 	if _, err := csvio.CheckUTF8(r); err != nil {
-		if errors.Is(err, csvio.ErrNotUTF8) {
-			return sum, &FileError{err}
-		}
-		return sum, fmt.Errorf("failed to read the donations file: %w", err)
+		return sum, err
 	}
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return sum, fmt.Errorf("failed to read the donations file again: %w", err)
 	}
 	rd, err := csvio.NewReader(r, columns, Aliases, "email", "reference", "donated_on")
 	if err != nil {
-		return sum, &FileError{err}
+		return sum, err
 	}
 	sum.Ignored = rd.Unknown()
 	if !rd.Has("amount") && !rd.Has("amount_pence") {
-		return sum, &FileError{errors.New("the header row has no amount column (pounds, like 12.50) or amount_pence column")}
+		return sum, &csvio.FileError{Err: errors.New("the header row has no amount column (pounds, like 12.50) or amount_pence column")}
 	}
 	defaultProvider := strings.ToLower(strings.TrimSpace(opts.Provider))
 	if !rd.Has("provider") && defaultProvider == "" {
-		return sum, &FileError{errors.New("say which payment provider the file is from: a provider column, or a provider given with the import (e.g. --provider stripe)")}
+		return sum, &csvio.FileError{Err: errors.New("say which payment provider the file is from: a provider column, or a provider given with the import (e.g. --provider stripe)")}
 	}
 	if utf8.RuneCountInString(defaultProvider) > 60 {
-		return sum, &FileError{errors.New("the provider name is longer than 60 characters")}
+		return sum, &csvio.FileError{Err: errors.New("the provider name is longer than 60 characters")}
 	}
 	batch := opts.Batch
 	if batch <= 0 {
@@ -202,7 +183,7 @@ func Import(app core.App, r io.ReadSeeker, opts Options) (Summary, error) {
 		}
 	}
 	err = flush()
-	slices.SortStableFunc(sum.Errors, func(a, b RowError) int { return a.Line - b.Line })
+	slices.SortStableFunc(sum.Errors, func(a, b csvio.Problem) int { return a.Line - b.Line })
 	return sum, err
 }
 

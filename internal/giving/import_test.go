@@ -147,7 +147,7 @@ func TestImportRefusesNonUTF8(t *testing.T) {
 	supporter(t, env.App, "ann@example.org", "Ann", "Lee")
 	latin1 := "email,amount,date,reference\r\nann@example.org,5.00,2026-01-02,r1\r\nann@example.org,6.00,2026-01-03,r2 caf\xe9\r\n"
 	_, err := giving.Import(env.App, strings.NewReader(latin1), giving.Options{Provider: "bank"})
-	var fe *giving.FileError
+	var fe *csvio.FileError
 	if !errors.As(err, &fe) || !errors.Is(err, csvio.ErrNotUTF8) || !strings.Contains(err.Error(), "line 3") {
 		t.Fatalf("err = %v", err)
 	}
@@ -166,7 +166,7 @@ func TestImportFileProblems(t *testing.T) {
 		"no provider": {"email,amount,date,reference\na@example.org,5,2026-01-01,r\n", "", "provider"},
 	} {
 		_, err := giving.Import(env.App, strings.NewReader(c.file), giving.Options{Provider: c.provider})
-		var fe *giving.FileError
+		var fe *csvio.FileError
 		if !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want a FileError mentioning %q", name, err, c.want)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
+	"supportercrm/internal/csvio"
 	"supportercrm/internal/signup"
 	"supportercrm/internal/vocab"
 )
@@ -39,7 +40,7 @@ func (b *batch) key(email string) uint64 { return maphash.String(b.seed, email) 
 type delta struct {
 	created, updated, unchanged, confirmations int
 	skipped                                    map[string]int
-	warnings                                   []Problem
+	warnings                                   csvio.Problems
 }
 
 // flush writes the batch in one transaction. What it reads (existing
@@ -102,7 +103,7 @@ func (b *batch) flush() error {
 		b.rep.Skipped[k] += v
 	}
 	for _, w := range d.warnings {
-		b.rep.warn(w.Line, w.Reason)
+		b.rep.Warnings.Add(w.Line, w.Reason)
 	}
 	return nil
 }
@@ -165,7 +166,7 @@ func (w *write) apply(sup *core.Record) error {
 			}
 		case vocab.StatusSubscribed:
 			if added := missing(sup.GetStringSlice("topics"), r.topicIDs); len(added) > 0 {
-				w.d.warnings = append(w.d.warnings, Problem{r.line, fmt.Sprintf("%s is subscribed; topics were not added without consent evidence (consent_source, consent_date)", r.email)})
+				w.d.warnings.Add(r.line, fmt.Sprintf("%s is subscribed; topics were not added without consent evidence (consent_source, consent_date)", r.email))
 			}
 		}
 	}

@@ -38,15 +38,6 @@ type Options struct {
 	BatchSize int
 }
 
-// Problem is a row that wasn't imported, or was imported in part.
-type Problem struct {
-	Line   int    `json:"line"`
-	Reason string `json:"reason"`
-}
-
-// MaxProblems caps the problems a report lists; the counts stay exact.
-const MaxProblems = 1000
-
 // Report says what an import did.
 type Report struct {
 	Rows          int            `json:"rows"`
@@ -56,22 +47,14 @@ type Report struct {
 	Skipped       map[string]int `json:"skipped"`
 	Confirmations int            `json:"confirmations_sent"`
 	ErrorCount    int            `json:"error_count"`
-	Errors        []Problem      `json:"errors"`
-	Warnings      []Problem      `json:"warnings"`
+	Errors        csvio.Problems `json:"errors"`
+	Warnings      csvio.Problems `json:"warnings"`
 	Ignored       []string       `json:"ignored_columns"`
 }
 
 func (rep *Report) fail(line int, err error) {
 	rep.ErrorCount++
-	if len(rep.Errors) < MaxProblems {
-		rep.Errors = append(rep.Errors, Problem{line, err.Error()})
-	}
-}
-
-func (rep *Report) warn(line int, msg string) {
-	if len(rep.Warnings) < MaxProblems {
-		rep.Warnings = append(rep.Warnings, Problem{line, msg})
-	}
+	rep.Errors.Add(line, err.Error())
 }
 
 func (rep *Report) skip(reason string) { rep.Skipped[reason]++ }
@@ -83,20 +66,14 @@ const (
 	SkipUnsubscribed = "unsubscribed since the consent given"
 )
 
-// ErrBadFile marks a file refused whole, before anything was written (not
-// UTF-8, no usable header row): the admin's to fix, not a fault.
-var ErrBadFile = errors.New("the file can't be imported")
-
 // Supporters imports a supporter file. It checks the whole file is UTF-8
 // before writing anything (so it needs to seek back), then streams it. A
-// returned error wraps ErrBadFile when the file was refused whole; any other
-// means the database failed, and the report says how far it got.
+// returned *csvio.FileError means the file was refused whole and nothing
+// changed; any other error means the database failed, and the report says
+// how far it got.
 func (im *Importer) Supporters(f io.ReadSeeker, opts Options) (Report, error) {
-	rep := Report{Skipped: map[string]int{}, Errors: []Problem{}, Warnings: []Problem{}}
+	rep := Report{Skipped: map[string]int{}, Errors: csvio.Problems{}, Warnings: csvio.Problems{}}
 	total, err := csvio.CheckUTF8(f)
-	if errors.Is(err, csvio.ErrNotUTF8) {
-		return rep, fmt.Errorf("%w: %w", ErrBadFile, err)
-	}
 	if err != nil {
 		return rep, err
 	}
@@ -106,7 +83,7 @@ func (im *Importer) Supporters(f io.ReadSeeker, opts Options) (Report, error) {
 	counted := &countingReader{r: f}
 	rd, err := csvio.NewReader(counted, Columns, aliases, "email")
 	if err != nil {
-		return rep, fmt.Errorf("%w: %w", ErrBadFile, err)
+		return rep, err
 	}
 	rep.Ignored = rd.Unknown()
 	topics, err := im.topics()
@@ -144,7 +121,7 @@ func (im *Importer) Supporters(f io.ReadSeeker, opts Options) (Report, error) {
 		}
 		if first, dup := b.seen[b.key(r.email)]; dup {
 			rep.skip(SkipDuplicate)
-			rep.warn(r.line, fmt.Sprintf("%s is also on line %d; this row was skipped", r.email, first))
+			rep.Warnings.Add(r.line, fmt.Sprintf("%s is also on line %d; this row was skipped", r.email, first))
 			continue
 		}
 		b.seen[b.key(r.email)] = int32(r.line)

@@ -202,10 +202,8 @@ func TestConfirmationsOnRequest(t *testing.T) {
 	if again.Confirmations != 0 {
 		t.Errorf("the second import sent %d more confirmations", again.Confirmations)
 	}
-	env.SMTP.WaitFor(t, "old@example.org", 1, 10*time.Second)
-	time.Sleep(300 * time.Millisecond) // the outbox polls every 50 ms: anything more would be here by now
-	if n := env.SMTP.RcptCount("old@example.org"); n != 1 {
-		t.Errorf("old@example.org got %d emails, want 1", n)
+	if n := env.Count(t, vocab.Outbox, "to = 'old@example.org' && kind = 'confirm'"); n != 1 {
+		t.Errorf("old@example.org has %d confirmations queued, want 1", n)
 	}
 }
 
@@ -239,7 +237,7 @@ func TestNonUTF8FileChangesNothing(t *testing.T) {
 	admin := testkit.Login(t, env, "admin")
 	file := []byte("email,first_name\r\nann@example.org,Ann\r\nren@example.org,Ren\xe9e\r\n")
 	status, _, body := upload(t, env, admin, "", file)
-	if status != http.StatusBadRequest || !strings.Contains(body, "line 3") || !strings.Contains(body, "UTF-8") {
+	if status != http.StatusBadRequest || !strings.Contains(strings.ToLower(body), "line 3") || !strings.Contains(body, "UTF-8") {
 		t.Fatalf("import = %d %s", status, body)
 	}
 	if n := env.Count(t, vocab.Supporters, ""); n != 0 {
