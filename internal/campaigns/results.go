@@ -3,7 +3,6 @@ package campaigns
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -77,24 +76,20 @@ var (
 // run (no record saves, no named-parameter maps), the campaign's counters,
 // and for hard bounces a suppression and the supporter's status.
 func (r *runner) record(batch []result) (err error) {
-	db, ok := r.e.App.NonconcurrentDB().(*dbx.DB)
-	if !ok {
-		return fmt.Errorf("campaigns: the app's write pool is a %T, not a *dbx.DB", r.e.App.NonconcurrentDB())
+	db, err := rawDB(r.e.App.NonconcurrentDB())
+	if err != nil {
+		return err
 	}
-	if r.updateStmt == nil {
-		if r.updateStmt, err = db.DB().Prepare(updateDeliverySQL); err != nil {
-			r.updateStmt = nil
-			return err
-		}
+	updateStmt, err := prepareOnce(db, &r.updateStmt, updateDeliverySQL)
+	if err != nil {
+		return err
 	}
-	if r.byIDStmt == nil {
-		if r.byIDStmt, err = db.DB().Prepare(updateByIDSQL); err != nil {
-			r.byIDStmt = nil
-			return err
-		}
+	byIDStmt, err := prepareOnce(db, &r.byIDStmt, updateByIDSQL)
+	if err != nil {
+		return err
 	}
 	ctx := context.Background()
-	tx, err := db.DB().BeginTx(ctx, nil)
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -103,7 +98,7 @@ func (r *runner) record(batch []result) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	update := tx.StmtContext(ctx, r.updateStmt)
+	update := tx.StmtContext(ctx, updateStmt)
 	defer update.Close()
 	var byID *sql.Stmt // prepared on the transaction when first needed
 	defer func() {
@@ -140,7 +135,7 @@ func (r *runner) record(batch []result) (err error) {
 		}
 		if n, _ := done.RowsAffected(); n == 0 { // the row moved (VACUUM renumbers rowids)
 			if byID == nil {
-				byID = tx.StmtContext(ctx, r.byIDStmt)
+				byID = tx.StmtContext(ctx, byIDStmt)
 			}
 			if _, err = byID.ExecContext(ctx, status, res.Attempts, res.err, res.messageID, sentAt, next, now, res.ID); err != nil {
 				return err

@@ -3,7 +3,6 @@ package campaigns
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/mail"
 	"sync"
@@ -215,18 +214,15 @@ var pageSQL = "SELECT d.id, d.supporter, d.email, d.attempts, s.first_name, s.la
 // page reads the due deliveries after last, through a statement prepared
 // once per run on the read pool.
 func (r *runner) page(last string) ([]job, error) {
-	if r.pageStmt == nil {
-		db, ok := r.e.App.ConcurrentDB().(*dbx.DB)
-		if !ok {
-			return nil, errors.New("the read pool is not a *dbx.DB")
-		}
-		stmt, err := db.DB().Prepare(pageSQL)
-		if err != nil {
-			return nil, err
-		}
-		r.pageStmt = stmt
+	db, err := rawDB(r.e.App.ConcurrentDB())
+	if err != nil {
+		return nil, err
 	}
-	rows, err := r.pageStmt.Query(r.id, vocab.DeliveryQueued, types.NowDateTime().String(), last, r.e.Config.PageSize)
+	stmt, err := prepareOnce(db, &r.pageStmt, pageSQL)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := stmt.Query(r.id, vocab.DeliveryQueued, types.NowDateTime().String(), last, r.e.Config.PageSize)
 	if err != nil {
 		return nil, err
 	}

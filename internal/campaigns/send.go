@@ -3,20 +3,14 @@ package campaigns
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"net/mail"
 	"net/url"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/charity"
-	"supportercrm/internal/clip"
 	"supportercrm/internal/mailsend"
 	"supportercrm/internal/tokens"
 	"supportercrm/internal/vocab"
@@ -257,14 +251,14 @@ func (r *runner) staleQuery(stmt *sql.Stmt, args []any, verdicts map[string]stri
 
 // prepareCheck prepares the send-time checks on the read pool.
 func (r *runner) prepareCheck() (*checker, error) {
-	db, ok := r.e.App.ConcurrentDB().(*dbx.DB)
-	if !ok {
-		return nil, errors.New("the read pool is not a *dbx.DB")
+	db, err := rawDB(r.e.App.ConcurrentDB())
+	if err != nil {
+		return nil, err
 	}
 	c := &checker{}
 	for k, n := range checkSizes {
 		values := strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
-		stmt, err := db.DB().Prepare("WITH j(sid, hash) AS (VALUES " + values + ") " +
+		stmt, err := db.Prepare("WITH j(sid, hash) AS (VALUES " + values + ") " +
 			"SELECT j.sid, ifnull(s.status, ''), EXISTS(SELECT 1 FROM " + vocab.Suppressions + " x WHERE x.email_hash = j.hash) " +
 			"FROM j LEFT JOIN " + vocab.Supporters + " s ON s.id = j.sid")
 		if err != nil {
@@ -274,113 +268,6 @@ func (r *runner) prepareCheck() (*checker, error) {
 		c.stmts[k] = stmt
 	}
 	return c, nil
-}
-
-// relayDown counts how long the relay has been unreachable and pauses the
-// campaign, alerting staff, once that passes MaxConnDown.
-func (r *runner) relayDown(err error) {
-	now := time.Now().UnixNano()
-	r.downNS.CompareAndSwap(0, now)
-	if time.Duration(now-r.downNS.Load()) < r.e.Config.MaxConnDown {
-		return
-	}
-	r.pause("paused: the SMTP relay has been unreachable for "+r.e.Config.MaxConnDown.String()+": "+err.Error(),
-		"A campaign has paused: the mail relay is unreachable",
-		"Sending campaign "+r.id+" paused itself because the SMTP relay could not be reached for "+r.e.Config.MaxConnDown.String()+
-			" (last error: "+err.Error()+"). Nothing was lost: when the relay works again, set the campaign's status back to \"sending\" in the dashboard to resume.")
-}
-
-// refused counts a temporary failure of a send (a 4xx reply or a dropped
-// connection) and pauses the campaign, alerting staff, once the relay has
-// refused MaxRefusedInRow different deliveries in a row, or, with fewer
-// deliveries left than that, every one of them often enough that the next
-// refusals would begin to fail them. Retrying on would only use up every
-// delivery's attempts and mark the whole list failed.
-func (r *runner) refused(id string, err error) {
-	n, distinct := r.refusals.refused(id)
-	limit := r.e.Config.MaxRefusedInRow
-	small := r.left > 0 && r.left < limit && distinct >= r.left && n >= r.left*(r.e.Config.MaxAttempts-1)
-	if distinct < limit && !small {
-		return
-	}
-	count := strconv.Itoa(min(distinct, limit)) // connections racing past the limit don't change the note
-	r.pause("paused: the SMTP relay refused "+count+" messages in a row temporarily, accepting none: "+err.Error(),
-		"A campaign has paused: the mail relay refuses its messages",
-		"Sending campaign "+r.id+" paused itself because the SMTP relay turned away "+count+
-			" messages in a row with a temporary error and accepted none (last error: "+err.Error()+
-			"). This usually means the relay's sending quota is used up or it is misconfigured. "+
-			"The unsent messages stay queued and nothing more goes out until you resume: "+
-			"when the relay accepts mail again, set the campaign's status back to \"sending\" in the dashboard.")
-}
-
-// pause stops the run because of the relay: the campaign is marked paused
-// with note (unless staff changed its status meanwhile), staff are alerted,
-// and the run is cancelled. Only the first call in a run does anything.
-func (r *runner) pause(note, subject, text string) {
-	if !r.paused.CompareAndSwap(false, true) {
-		return
-	}
-	if ferr := r.e.finish(r.id, vocab.CampaignPaused, note); ferr != nil {
-		r.e.App.Logger().Error("campaigns: failed to pause", "campaign", r.id, "error", ferr.Error())
-	}
-	if r.e.Alert != nil {
-		r.e.Alert(subject, text)
-	}
-	r.cancel()
-}
-
-// refusalRun tracks the temporary send failures since a message was last
-// accepted, on any connection: how many, and of how many deliveries (a
-// delivery retried counts once). Accepting a message, the common case,
-// costs one atomic load.
-type refusalRun struct {
-	n   atomic.Int64 // refusals in the run; 0 when the last send was accepted
-	mu  sync.Mutex
-	ids map[string]struct{} // the deliveries refused in the run
-}
-
-// accepted ends the run.
-func (f *refusalRun) accepted() {
-	if f.n.Load() == 0 {
-		return
-	}
-	f.mu.Lock()
-	f.n.Store(0)
-	clear(f.ids)
-	f.mu.Unlock()
-}
-
-// refused adds a refusal of delivery id and returns the run's refusals and
-// deliveries so far.
-func (f *refusalRun) refused(id string) (n, distinct int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.ids == nil {
-		f.ids = map[string]struct{}{}
-	}
-	f.ids[id] = struct{}{}
-	return int(f.n.Add(1)), len(f.ids)
-}
-
-// failure turns a send error into the delivery's next state.
-func (r *runner) failure(j job, err error) result {
-	f := mailsend.Classify(err)
-	res := result{job: j, err: clip.Runes(err.Error(), 2000)}
-	res.Attempts++
-	switch {
-	case !f.Temporary:
-		res.kind, res.hard = bounced, f.HardBounce()
-	case res.Attempts >= r.e.Config.MaxAttempts:
-		res.kind = failed
-	default:
-		res.kind = retry
-		d := r.e.Config.RetryBase
-		for i := 1; i < res.Attempts; i++ {
-			d *= 2
-		}
-		res.next = time.Now().Add(d)
-	}
-	return res
 }
 
 // recipient is a delivery's template data: its supporter's names and the
