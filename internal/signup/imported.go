@@ -16,11 +16,18 @@ import (
 // which topics, the evidence as the admin gave it and when it was given.
 // wording is what the supporter agreed to, when the file says.
 func ImportedConsent(tx core.App, sup *core.Record, topicIDs, slugs []string, evidence string, givenAt time.Time, wording string) (*core.Record, error) {
-	return buildConsent(tx, consentRow{
-		supporter: sup, action: vocab.ActionGrant, topicIDs: topicIDs, slugs: slugs,
+	c := importGrant(sup, topicIDs, slugs)
+	c.wording, c.evidence, c.givenAt = wording, evidence, givenAt
+	return buildConsent(tx, c)
+}
+
+// importGrant is a grant of topics recorded by an import, with the names
+// the supporter has.
+func importGrant(sup *core.Record, topicIDs, slugs []string) consentRow {
+	return consentRow{
+		supporter: sup, action: vocab.ActionGrant, topicIDs: topicIDs, slugs: slugs, method: vocab.MethodImport,
 		details: map[string]string{"first_name": sup.GetString("first_name"), "last_name": sup.GetString("last_name")},
-		wording: wording, method: vocab.MethodImport, evidence: evidence, givenAt: givenAt,
-	})
+	}
 }
 
 // Invite asks an imported address to confirm, as a signup would: a grant row
@@ -36,11 +43,9 @@ func (s *Service) Invite(tx core.App, sup *core.Record, topicIDs, slugs []string
 	if err != nil {
 		return err
 	}
-	if _, err := s.consentRow(tx, consentRow{
-		id: consentID, supporter: sup, action: vocab.ActionGrant, topicIDs: topicIDs, slugs: slugs,
-		details: map[string]string{"first_name": sup.GetString("first_name"), "last_name": sup.GetString("last_name")},
-		wording: id.ConsentWording, method: vocab.MethodImport,
-	}); err != nil {
+	c := importGrant(sup, topicIDs, slugs)
+	c.id, c.wording = consentID, id.ConsentWording
+	if _, err := s.consentRow(tx, c); err != nil {
 		return err
 	}
 	return s.enqueue(tx, sup, vocab.KindConfirm, sup.GetString("first_name"), m)
