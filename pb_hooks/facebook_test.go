@@ -211,26 +211,15 @@ func TestEventsPage(t *testing.T) {
 		t.Fatalf("empty events page = %d:\n%s", status, body)
 	}
 
-	col := testkit.Collection(t, env.App, vocab.Events)
 	soon := time.Now().Add(30 * 24 * time.Hour)
-	for name, fields := range map[string]map[string]any{
+	saveEvents(t, env, map[string]map[string]any{
 		"Sleep-out <b>for</b> safe homes": {"start": soon, "place": "St Mary's Church Hall, Leeds", "cover_url": "https://scontent.example.net/s.jpg", "ticket_url": "https://tickets.example.org/s"},
 		"Online briefing":                 {"start": soon.Add(time.Hour), "online": true},
 		"Trustees' dinner":                {"start": soon, "hidden": true},
 		"Fun run":                         {"start": soon.Add(2 * time.Hour), "cancelled": true},
 		"Spring walk":                     {"posted_at": time.Now()},
 		"Gone from Facebook":              {"start": soon, "removed": true},
-	} {
-		r := core.NewRecord(col)
-		r.Set("name", name)
-		r.Set("source", vocab.SourceFacebookPost)
-		for k, v := range fields {
-			r.Set(k, v)
-		}
-		if err := env.App.Save(r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	status, body = env.Do(t, http.MethodGet, "/events", "", "")
 	if status != http.StatusOK {
 		t.Fatalf("events page = %d", status)
@@ -318,23 +307,12 @@ func TestSyncFailuresNeverShowTheToken(t *testing.T) {
 // have alt text, and each link names its event.
 func TestEventsPageMarkup(t *testing.T) {
 	env, _ := startWithGraph(t)
-	col := testkit.Collection(t, env.App, vocab.Events)
 	soon := time.Now().Add(10 * 24 * time.Hour)
-	for name, fields := range map[string]map[string]any{
+	saveEvents(t, env, map[string]map[string]any{
 		"Sleep-out":   {"start": soon, "cover_url": "https://scontent.example.net/s.jpg", "ticket_url": "https://tickets.example.org/s"},
 		"Quiz night":  {"start": soon.Add(24 * time.Hour), "facebook_url": "https://www.facebook.com/events/1/"},
 		"Spring walk": {"posted_at": time.Now(), "facebook_url": "https://www.facebook.com/events/2/", "cover_url": "https://scontent.example.net/w.jpg"},
-	} {
-		r := core.NewRecord(col)
-		r.Set("name", name)
-		r.Set("source", vocab.SourceFacebookPost)
-		for k, v := range fields {
-			r.Set(k, v)
-		}
-		if err := env.App.Save(r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	status, body := env.Do(t, http.MethodGet, "/events", "", "")
 	if status != http.StatusOK {
 		t.Fatalf("events page = %d", status)
@@ -371,6 +349,23 @@ func TestEventsPageMarkup(t *testing.T) {
 	for _, name := range []string{"Sleep-out", "Quiz night", "Spring walk"} {
 		if !regexp.MustCompile(`<a href="[^"]+"[^>]*>[^<]+<span class="visually-hidden"> (for|about) ` + name + `</span></a>`).MatchString(body) {
 			t.Errorf("no link naming %q", name)
+		}
+	}
+}
+
+// saveEvents stores Facebook post events by name, each with its fields set.
+func saveEvents(t *testing.T, env *testkit.Env, events map[string]map[string]any) {
+	t.Helper()
+	col := testkit.Collection(t, env.App, vocab.Events)
+	for name, fields := range events {
+		r := core.NewRecord(col)
+		r.Set("name", name)
+		r.Set("source", vocab.SourceFacebookPost)
+		for k, v := range fields {
+			r.Set(k, v)
+		}
+		if err := env.App.Save(r); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
