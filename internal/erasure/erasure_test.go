@@ -65,6 +65,10 @@ func TestEraseThenSignUpAgain(t *testing.T) {
 	// declaration never claimed on, and a message still waiting to go.
 	testkit.DueCampaign(t, env.App, "Spring news", "Hello {{.FirstName}}")
 	env.SMTP.WaitFor(t, email, 3, 10*time.Second)
+	// The engine records results in batches, just after the mail arrives.
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		return env.Count(t, vocab.Deliveries, "supporter = '"+sup.Id+"' && status = 'sent'") == 1
+	})
 	donation := core.NewRecord(testkit.Collection(t, env.App, vocab.Donations))
 	donation.Load(map[string]any{"supporter": sup.Id, "amount_pence": 2000, "currency": "GBP", "method": "card", "donated_on": time.Now(), "gift_aid_eligible": true, "notes": "Gave in memory of her aunt"})
 	if err := env.App.Save(donation); err != nil {
