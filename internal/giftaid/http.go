@@ -27,10 +27,15 @@ type page struct {
 	Errors         FieldErrors
 	Wording        string
 	WordingVersion string
-	Active         []declared
+	// HomeArea is the outward code ("LS6") of the home on the donor's latest
+	// declaration, offered for them to confirm; empty when there is none.
+	HomeArea string
+	Active   []declared
 }
 
-type declared struct{ On, Method, Postcode string }
+// declared is a declaration in force as the page shows it: the home by its
+// postcode's outward part only.
+type declared struct{ On, Method, Area string }
 
 // message is what pages/message.html sees.
 type message struct {
@@ -42,25 +47,21 @@ type message struct {
 
 type link struct{ URL, Label string }
 
-// Page serves GET /gift-aid?token=…: the declaration form, filled in from
-// the latest declaration or the supporter record, and a cancel button when
-// a declaration is in force.
+// Page serves GET /gift-aid?token=…: the declaration form and, when a
+// declaration is in force, a cancel button. The names are filled in; a stored
+// home address never is: the donor types it, or confirms the one behind a
+// hint that shows the postcode's outward part only.
 func (h *Handlers) Page(e *core.RequestEvent) error {
 	token := e.Request.URL.Query().Get("token")
 	sup, err := h.S.Donor(token)
 	if err != nil {
 		return h.failure(e, err)
 	}
-	form := Input{FirstName: sup.GetString("first_name"), LastName: sup.GetString("last_name"),
-		Address: sup.GetString("address"), Postcode: sup.GetString("postcode")}
-	active, err := Active(h.S.App, sup.Id)
-	if err != nil {
+	form := Input{FirstName: sup.GetString("first_name"), LastName: sup.GetString("last_name")}
+	if home, err := StoredHome(h.S.App, sup.Id); err != nil {
 		return err
-	}
-	if len(active) > 0 {
-		d := active[0]
-		form = Input{Title: d.GetString("title"), FirstName: d.GetString("first_name"), LastName: d.GetString("last_name"),
-			House: d.GetString("house"), Address: d.GetString("address"), Postcode: d.GetString("postcode")}
+	} else if home != nil {
+		form = Input{Title: home.GetString("title"), FirstName: home.GetString("first_name"), LastName: home.GetString("last_name")}
 	}
 	return h.form(e, http.StatusOK, token, sup.Id, form, nil)
 }
@@ -74,10 +75,17 @@ func (h *Handlers) form(e *core.RequestEvent, status int, token, supporterID str
 	if err != nil {
 		return err
 	}
+	home, err := StoredHome(h.S.App, supporterID)
+	if err != nil {
+		return err
+	}
 	p := page{Charity: id, Title: "Gift Aid", Token: token, Form: f, Errors: errs,
 		Wording: Wording(id.Name), WordingVersion: charity.WordingVersion(Wording(id.Name))}
+	if home != nil {
+		p.HomeArea = Outward(home.GetString("postcode"))
+	}
 	for _, d := range active {
-		p.Active = append(p.Active, declared{On: d.GetDateTime("declared_on").Time().In(london).Format(dateForPeople), Method: d.GetString("method"), Postcode: d.GetString("postcode")})
+		p.Active = append(p.Active, declared{On: d.GetDateTime("declared_on").Time().In(london).Format(dateForPeople), Method: d.GetString("method"), Area: Outward(d.GetString("postcode"))})
 	}
 	return h.render(e, status, "gift_aid", p)
 }
@@ -102,7 +110,7 @@ func (h *Handlers) Submit(e *core.RequestEvent) error {
 		return h.say(e, http.StatusOK, "Gift Aid cancelled", "We won't claim Gift Aid on donations you make from today. Thank you for letting us know; if you'd like to declare again later, come back to this page.", back)
 	}
 	in := Input{Title: f.Get("title"), FirstName: f.Get("first_name"), LastName: f.Get("last_name"), House: f.Get("house"),
-		Address: f.Get("address"), Postcode: f.Get("postcode"), Confirm: f.Get("confirm") == "yes"}
+		Address: f.Get("address"), Postcode: f.Get("postcode"), Confirm: f.Get("confirm") == "yes", SameHome: f.Get("home") == "same"}
 	errs, err := h.S.Declare(token, Request{Input: in, WordingVersion: f.Get("wording_version"), IP: e.RealIP(), UserAgent: e.Request.UserAgent()})
 	if err != nil {
 		return h.failure(e, err)
