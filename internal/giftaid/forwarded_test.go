@@ -81,7 +81,7 @@ func TestForwardedNewsletter(t *testing.T) {
 	for _, part := range []string{campaign.HTML, campaign.Text} {
 		c.leak("the campaign message", part)
 	}
-	c.links("the campaign's HTML", hrefs(t, campaign.HTML))
+	c.links("the campaign's HTML", hrefs(parse(t, []byte(campaign.HTML))))
 	c.links("the campaign's text", textLinks.FindAllString(campaign.Text, -1))
 	c.links("the List-Unsubscribe header", regexp.MustCompile(`<(http[^>]+)>`).FindAllString(campaign.Header.Get("List-Unsubscribe"), -1))
 	c.run()
@@ -121,12 +121,17 @@ func TestForwardedNewsletter(t *testing.T) {
 // textLinks finds the URLs in a plain-text part.
 var textLinks = regexp.MustCompile(`https?://[^\s<>"]+`)
 
-func hrefs(t *testing.T, page string) []string {
+func parse(t *testing.T, page []byte) *goquery.Document {
 	t.Helper()
-	doc, err := goquery.NewDocumentFromReader(strings.NewReader(page))
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(page))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return doc
+}
+
+// hrefs lists every link and resource a page refers to.
+func hrefs(doc *goquery.Document) []string {
 	var out []string
 	doc.Find("[href], [src]").Each(func(_ int, s *goquery.Selection) {
 		for _, attr := range []string{"href", "src"} {
@@ -226,11 +231,8 @@ func (c *crawler) visit(r request) {
 	if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
 		return
 	}
-	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.links(where, hrefs(t, string(raw)))
+	doc := parse(t, raw)
+	c.links(where, hrefs(doc))
 	doc.Find("form").Each(func(_ int, f *goquery.Selection) {
 		action, _ := f.Attr("action")
 		target, err := u.Parse(html.UnescapeString(action))
