@@ -57,25 +57,24 @@ func (h *Handlers) Page(e *core.RequestEvent) error {
 	if err != nil {
 		return h.failure(e, err)
 	}
-	form := Input{FirstName: sup.GetString("first_name"), LastName: sup.GetString("last_name")}
-	if home, err := StoredHome(h.S.App, sup.Id); err != nil {
+	home, err := StoredHome(h.S.App, sup.Id)
+	if err != nil {
 		return err
-	} else if home != nil {
+	}
+	form := Input{FirstName: sup.GetString("first_name"), LastName: sup.GetString("last_name")}
+	if home != nil {
 		form = Input{Title: home.GetString("title"), FirstName: home.GetString("first_name"), LastName: home.GetString("last_name")}
 	}
-	return h.form(e, http.StatusOK, token, sup.Id, form, nil)
+	return h.form(e, http.StatusOK, token, sup.Id, home, form, nil)
 }
 
-func (h *Handlers) form(e *core.RequestEvent, status int, token, supporterID string, f Input, errs FieldErrors) error {
+// form renders the page; home is the supporter's StoredHome (nil for none).
+func (h *Handlers) form(e *core.RequestEvent, status int, token, supporterID string, home *core.Record, f Input, errs FieldErrors) error {
 	id, err := h.S.Identity()
 	if err != nil {
 		return err
 	}
 	active, err := Active(h.S.App, supporterID)
-	if err != nil {
-		return err
-	}
-	home, err := StoredHome(h.S.App, supporterID)
 	if err != nil {
 		return err
 	}
@@ -120,7 +119,11 @@ func (h *Handlers) Submit(e *core.RequestEvent) error {
 		if err != nil {
 			return h.failure(e, err)
 		}
-		return h.form(e, http.StatusBadRequest, token, sup.Id, in, errs)
+		home, err := StoredHome(h.S.App, sup.Id)
+		if err != nil {
+			return err
+		}
+		return h.form(e, http.StatusBadRequest, token, sup.Id, home, in, errs)
 	}
 	return h.say(e, http.StatusOK, "Thank you: Gift Aid declared",
 		"We'll claim Gift Aid on your donations from the past 4 years and in the future, adding 25p to every £1 you give at no extra cost to you. Please tell us if you stop paying enough UK tax, change your name or move home.", back)

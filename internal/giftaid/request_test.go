@@ -174,7 +174,13 @@ func TestGiftAidLinkOnRequest(t *testing.T) {
 	v := url.Values{"action": {"declare"}, "first_name": {"Grace"}, "last_name": {"Murray"}, "home": {"same"}, "confirm": {"yes"}}
 	v.Set("token", form.Get("token"))
 	v.Set("wording_version", form.Get("wording_version"))
+	v.Del("confirm")
 	status, body := env.PostForm(t, "/gift-aid", v)
+	if status != http.StatusBadRequest || showsHome(body) != "" || !strings.Contains(body, homeArea) {
+		t.Fatalf("unconfirmed declaration with the stored home = %d (the form again, the home by its area only):\n%s", status, body)
+	}
+	v.Set("confirm", "yes")
+	status, body = env.PostForm(t, "/gift-aid", v)
 	if status != http.StatusOK || showsHome(body) != "" {
 		t.Fatalf("declare with the stored home = %d:\n%s", status, body)
 	}

@@ -1,8 +1,9 @@
 // Package giftaid records Gift Aid declarations: the donor's own form
 // (reached by a signed link, valid for days, mailed with a donation's thanks
-// or on request from the preferences page), cancellation from the same page, the checks that hold
-// for declarations admins enter in the dashboard, and the thank-you email
-// that invites a declaration. See compliance.md §3 for what HMRC requires.
+// or on request from the preferences page), cancellation from the same page,
+// the checks that hold for declarations admins enter in the dashboard, and
+// the thank-you email that invites a declaration. See compliance.md §3 for
+// what HMRC requires.
 package giftaid
 
 import (
@@ -131,16 +132,17 @@ func (s *Service) Declare(token string, req Request) (FieldErrors, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The stored home, when the donor confirms it; without one (a stale
+	// page), what they typed, which is checked as usual.
 	in := req.Input
 	if in.SameHome {
 		home, err := StoredHome(s.App, sup.Id)
 		if err != nil {
 			return nil, err
 		}
-		if home == nil {
-			return FieldErrors{"home": "We don't have a home address for you: please enter it."}, nil
+		if home != nil {
+			in.House, in.Address, in.Postcode = home.GetString("house"), home.GetString("address"), home.GetString("postcode")
 		}
-		in.House, in.Address, in.Postcode = home.GetString("house"), home.GetString("address"), home.GetString("postcode")
 	}
 	clean, errs := Validate(in)
 	wording := Wording(id.Name)
