@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
@@ -29,7 +30,7 @@ func TestExportsWriteOnlyData(t *testing.T) {
 	dataDir := t.TempDir()
 	configure(t, dataDir, "http://127.0.0.1:8090", 2525, func(app core.App) {
 		sups := testkit.Subscribers(t, app, 3)
-		saveGiftAid(t, app, sups[0])
+		saveGiftAid(t, app, sups[0], "2026-03-02 12:00:00.000Z")
 	})
 
 	for _, c := range []struct {
@@ -80,8 +81,9 @@ func TestExportsWriteOnlyData(t *testing.T) {
 	}
 }
 
-// saveGiftAid gives sup a declaration (title Mr) and one eligible donation.
-func saveGiftAid(t *testing.T, app core.App, sup *core.Record) {
+// saveGiftAid gives sup a declaration (title Mr) and an eligible donation
+// of £12.50 on each date (UTC), oldest first.
+func saveGiftAid(t *testing.T, app core.App, sup *core.Record, dates ...string) {
 	t.Helper()
 	d := core.NewRecord(testkit.Collection(t, app, vocab.Declarations))
 	d.Load(map[string]any{
@@ -91,12 +93,14 @@ func saveGiftAid(t *testing.T, app core.App, sup *core.Record) {
 	if err := app.Save(d); err != nil {
 		t.Fatal(err)
 	}
-	g := core.NewRecord(testkit.Collection(t, app, vocab.Donations))
-	g.Load(map[string]any{
-		"supporter": sup.Id, "amount_pence": 1250, "currency": "GBP", "donated_on": "2026-03-02 12:00:00.000Z",
-		"method": vocab.DonationMethods[0], "provider": "stripe", "reference": "tx-1", "gift_aid_eligible": true,
-	})
-	if err := app.Save(g); err != nil {
-		t.Fatal(err)
+	for i, on := range dates {
+		g := core.NewRecord(testkit.Collection(t, app, vocab.Donations))
+		g.Load(map[string]any{
+			"supporter": sup.Id, "amount_pence": 1250, "currency": "GBP", "donated_on": on,
+			"method": vocab.DonationMethods[0], "provider": "stripe", "reference": fmt.Sprintf("tx-%d", i), "gift_aid_eligible": true,
+		})
+		if err := app.Save(g); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

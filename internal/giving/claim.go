@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"supportercrm/internal/csvio"
+	"supportercrm/internal/tz"
 	"supportercrm/internal/vocab"
 )
 
@@ -190,11 +190,5 @@ func Pounds(pence int64) string {
 	return fmt.Sprintf("£%s.%02d", whole, pence%100)
 }
 
-// london is where the schedule's dates are read; UTC if the zone database
-// is missing.
-var london = func() *time.Location {
-	if l, err := time.LoadLocation("Europe/London"); err == nil {
-		return l
-	}
-	return time.UTC
-}()
+// london is where the schedule's dates are read.
+var london = tz.London
