@@ -18,7 +18,7 @@ import (
 )
 
 // TestExportsWriteOnlyData runs every command that writes data to standard
-// output from the real binary in dev mode (as under `go run`, or any binary
+// output (the exports and the Gift Aid claim) from the real binary in dev mode (as under `go run`, or any binary
 // in the temp dir), where PocketBase prints each SQL statement: standard
 // output parses as CSV with exactly the expected rows, and the log lines are
 // on standard error.
@@ -42,7 +42,8 @@ func TestExportsWriteOnlyData(t *testing.T) {
 		{[]string{"export", "supporters"}, exporter.SupporterColumns, []string{"reader00000@example.org", "reader00001@example.org", "reader00002@example.org"}, "Exported 3 rows."},
 		{[]string{"export", "consents"}, exporter.ConsentColumns, nil, "Exported 0 rows."},
 		{[]string{"export", "gift-aid"}, giving.Header, []string{"Mr"}, "Preview: nothing is marked"},
-		{[]string{"export", "gift-aid", "--claim", "2026-11"}, giving.Header, []string{"Mr"}, "Claim 2026-11: 1 donations marked"},
+		{[]string{"claim", "gift-aid", "2026-11"}, giving.Header, []string{"Mr"}, "Claim 2026-11: 1 donations marked"},
+		{[]string{"export", "gift-aid", "--claim", "2026-11"}, giving.Header, []string{"Mr"}, "Total £12.50 in 1 donations"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

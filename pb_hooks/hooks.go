@@ -155,7 +155,7 @@ func Commands(app core.App, cfg Config) ([]*cobra.Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]*cobra.Command{fb.command(), PrivacyCommand(app)}, crmCommands(app, cfg)...), nil
+	return append([]*cobra.Command{fb.command(), PrivacyCommand(app), ClaimCommand(app)}, crmCommands(app, cfg)...), nil
 }
 
 // alertStaff emails every admin (staff with the admin role, and superusers).

@@ -78,13 +78,9 @@ func MarkClaim(app core.App, ref string) (Marked, error) {
 		return m, ErrBadClaim
 	}
 	err := app.RunInTransaction(func(tx core.App) error {
-		var used int
-		err := tx.DB().Select("count(*)").From(vocab.Donations).Where(dbx.HashExp{"gift_aid_claim": ref}).Row(&used)
-		if err != nil {
+		var err error
+		if m.Existing, err = Claimed(tx, ref); err != nil || m.Existing {
 			return err
-		}
-		if m.Existing = used > 0; m.Existing {
-			return nil
 		}
 		res, err := tx.DB().NewQuery(`UPDATE donations AS d
 			SET gift_aid_claim = {:claim}, gift_aid_declaration = ` + cover + `, updated = {:now}
@@ -101,6 +97,15 @@ func MarkClaim(app core.App, ref string) (Marked, error) {
 		return Marked{Claim: ref}, fmt.Errorf("failed to mark Gift Aid claim %s: %w", ref, err)
 	}
 	return m, nil
+}
+
+// Claimed reports whether a claim ref was made before: some donations are
+// in it. Exporting a claim (WriteClaim with ref) marks nothing, so a
+// reference never made is worth telling apart from an empty claim.
+func Claimed(app core.App, ref string) (bool, error) {
+	var used int
+	err := app.DB().Select("count(*)").From(vocab.Donations).Where(dbx.HashExp{"gift_aid_claim": ref}).Row(&used)
+	return used > 0, err
 }
 
 // Totals are what a claim file holds.
