@@ -24,8 +24,9 @@ type Identity struct {
 	Website      string
 	ContactEmail string
 	PrivacyURL   string
-	// LogoPath is the logo on this app's own origin, for pages; LogoURL is
-	// the same with the app's public URL in front, for emails.
+	// LogoPath is the logo on this app's own origin, for pages (SVG is
+	// fine there); LogoURL is the same logo as a PNG (EmailLogoPath) with
+	// the app's public URL in front, for emails, where SVG doesn't show.
 	LogoPath       string
 	LogoURL        string
 	Tagline        string
@@ -38,6 +39,10 @@ type Identity struct {
 	// AppURL is the public base URL of this app (dashboard setting), without a trailing slash.
 	AppURL string
 }
+
+// EmailLogoPath is where the logo is served as a PNG for email
+// (internal/emaillogo): the charity's upload, or the built-in logo.
+const EmailLogoPath = "/logo.png"
 
 // Source caches the identity and reloads it after the record or the app
 // settings change.
@@ -126,7 +131,7 @@ func Load(app core.App) (Identity, error) {
 		ContactEmail:   r.GetString("contact_email"),
 		PrivacyURL:     r.GetString("privacy_url"),
 		LogoPath:       logo,
-		LogoURL:        appURL + logo,
+		LogoURL:        appURL + EmailLogoPath,
 		Tagline:        r.GetString("tagline"),
 		SignupIntro:    r.GetString("signup_intro"),
 		ConsentWording: wording,

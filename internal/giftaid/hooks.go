@@ -13,6 +13,7 @@ import (
 	"supportercrm/internal/charity"
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/tokens"
+	"supportercrm/internal/tz"
 	"supportercrm/internal/vocab"
 )
 
@@ -166,10 +167,5 @@ func (s *Service) link(id charity.Identity, path string, p tokens.Purpose, subje
 	return id.AppURL + path + "?token=" + url.QueryEscape(s.Signer.Sign(p, subject, ttl))
 }
 
-// london is where donors read dates; UTC if the zone database is missing.
-var london = func() *time.Location {
-	if l, err := time.LoadLocation("Europe/London"); err == nil {
-		return l
-	}
-	return time.UTC
-}()
+// london is where donors read dates.
+var london = tz.London
