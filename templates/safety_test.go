@@ -188,7 +188,8 @@ func TestPublicPagesSafety(t *testing.T) {
 		{"unsubscribe", "/unsubscribe?token=" + signer.Sign(tokens.Unsubscribe, sup.Id, time.Hour), http.StatusOK},
 		{"preferences", "/preferences?token=" + signer.Sign(tokens.Preferences, sup.Id, time.Hour), http.StatusOK},
 		{"events", "/events", http.StatusOK},
-		{"gift aid", "/gift-aid?token=bad", http.StatusBadRequest},
+		{"gift aid", "/gift-aid?token=" + signer.Sign(tokens.GiftAid, sup.Id, time.Hour), http.StatusOK},
+		{"gift aid result", "/gift-aid?token=bad", http.StatusBadRequest},
 		{"embed", "/embed", http.StatusOK},
 	}
 
