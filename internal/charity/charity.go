@@ -36,6 +36,11 @@ type Identity struct {
 	// wording does and no one has to remember to bump it.
 	ConsentVersion string
 	EmbedOrigins   []string
+	// HelpLines are the referral lines every public page shows under "Need
+	// help now?"; LeaveURL is the neutral site "Leave this site quickly"
+	// replaces the page with.
+	HelpLines []HelpLine
+	LeaveURL  string
 	// AppURL is the public base URL of this app (dashboard setting), without a trailing slash.
 	AppURL string
 }
@@ -77,6 +82,7 @@ func NewSource(app core.App) *Source {
 	app.OnRecordDelete(vocab.Charity).BindFunc(func(e *core.RecordEvent) error {
 		return errors.New("the charity identity can be edited but not deleted")
 	})
+	bindSafety(app)
 	return s
 }
 
@@ -123,6 +129,10 @@ func Load(app core.App) (Identity, error) {
 	var origins []string
 	_ = r.UnmarshalJSONField("embed_origins", &origins)
 	wording := r.GetString("consent_wording")
+	lines, err := helpLines(r)
+	if err != nil {
+		return Identity{}, fmt.Errorf("failed to load charity identity: %w", err)
+	}
 	return Identity{
 		Name:           r.GetString("name"),
 		Number:         r.GetString("charity_number"),
@@ -137,6 +147,8 @@ func Load(app core.App) (Identity, error) {
 		ConsentWording: wording,
 		ConsentVersion: WordingVersion(wording),
 		EmbedOrigins:   origins,
+		HelpLines:      lines,
+		LeaveURL:       leaveURL(r),
 		AppURL:         appURL,
 	}, nil
 }

@@ -1,7 +1,6 @@
 package giftaid
 
 import (
-	"bytes"
 	"errors"
 	"net/http"
 	"net/url"
@@ -146,13 +145,5 @@ func (h *Handlers) say(e *core.RequestEvent, status int, heading, msg string, l 
 }
 
 func (h *Handlers) render(e *core.RequestEvent, status int, name string, data any) error {
-	var buf bytes.Buffer
-	if err := h.S.Views.Page(&buf, name, data); err != nil {
-		return err
-	}
-	hd := e.Response.Header()
-	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	hd.Set("Referrer-Policy", "no-referrer") // the page's address carries a token
-	hd.Set("Cache-Control", "no-store")
-	return e.HTML(status, buf.String())
+	return h.S.Views.Respond(e.Response, status, "no-store", name, data)
 }
