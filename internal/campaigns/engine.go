@@ -45,9 +45,9 @@ type Config struct {
 	// before another resumes it, and how long a process may fail to reach
 	// the database (a busy writer waits up to 10s) before it stops sending.
 	LeaseTTL time.Duration
-	// SnapshotChunk is how many supporters the snapshot reads per write
-	// transaction (2000): small enough that a signup waiting behind one
-	// waits a few milliseconds.
+	// SnapshotChunk is the most supporters the snapshot reads per write
+	// transaction (2000); fewer when a chunk would hold the writer longer
+	// than 20ms (see nextChunk).
 	SnapshotChunk int
 	// SnapshotPause is how long the snapshot leaves the writer free between
 	// chunks (2ms), so that waiting writes go first.

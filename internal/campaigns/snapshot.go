@@ -17,9 +17,9 @@ import (
 
 // The snapshot fixes a campaign's audience: one queued delivery for every
 // subscribed supporter in any of its topics (and, when it has tags, with one
-// of them). It is written in chunks of SnapshotChunk supporters (keyset by
-// supporter rowid), one short write transaction each, so that signups and
-// unsubscribes get the database's single writer between them. Each chunk
+// of them). It is written in chunks of supporters (keyset by supporter
+// rowid), one short write transaction each (see nextChunk), so that signups
+// and unsubscribes get the database's single writer between them. Each chunk
 // moves the cursor stored on the campaign (snapshot_cursor, the last rowid
 // done) in the same transaction as its rows, so a crash loses no chunk and
 // repeats none: the next process resumes from the cursor. The campaign
@@ -33,14 +33,34 @@ import (
 // is done (ready: the campaign is now sending, or already was), ctx ends,
 // or the campaign is no longer this process's to prepare.
 func (e *Engine) prepare(ctx context.Context, id string) (ready bool, err error) {
+	size := min(250, e.Config.SnapshotChunk) // then sized by how long chunks take
 	for ctx.Err() == nil {
-		state, err := e.snapshotChunk(id)
+		began := time.Now()
+		state, err := e.snapshotChunk(id, size)
 		if err != nil || state != chunkMore {
 			return state == chunkReady, err
 		}
+		size = nextChunk(size, time.Since(began), e.Config.SnapshotChunk)
 		sleep(ctx, e.Config.SnapshotPause)
 	}
 	return false, nil
+}
+
+// chunkBudget is how long one chunk should hold the writer: what a signup
+// or unsubscribe that arrives meanwhile waits, at most, for it.
+const chunkBudget = 20 * time.Millisecond
+
+// nextChunk sizes the next chunk from how long the last one took, so that
+// each takes about chunkBudget on this machine under its load: halved when
+// it took longer, doubled when it took under half, between 50 rows and most.
+func nextChunk(size int, took time.Duration, most int) int {
+	switch {
+	case took > chunkBudget:
+		return max(min(50, most), size/2)
+	case took < chunkBudget/2:
+		return min(most, size*2)
+	}
+	return size
 }
 
 // What a chunk leaves to do.
@@ -50,9 +70,9 @@ const (
 	chunkStop         // not ours to work on (cancelled, failed, another's lease)
 )
 
-// snapshotChunk writes the deliveries of the next SnapshotChunk supporters
-// after the campaign's cursor, in one transaction.
-func (e *Engine) snapshotChunk(id string) (state int, err error) {
+// snapshotChunk writes the deliveries of the next size supporters after the
+// campaign's cursor, in one transaction.
+func (e *Engine) snapshotChunk(id string, size int) (state int, err error) {
 	err = e.App.RunInTransaction(func(tx core.App) error {
 		now := dbTime(time.Now())
 		// The first statement writes, so the transaction holds the writer
@@ -83,7 +103,7 @@ func (e *Engine) snapshotChunk(id string) (state int, err error) {
 		from := int64(c.GetInt("snapshot_cursor"))
 		var to sql.NullInt64
 		err = tx.DB().NewQuery(`SELECT max(rowid) FROM (SELECT rowid FROM {{supporters}} WHERE rowid > {:from} ORDER BY rowid LIMIT {:n})`).
-			Bind(dbx.Params{"from": from, "n": e.Config.SnapshotChunk}).Row(&to)
+			Bind(dbx.Params{"from": from, "n": size}).Row(&to)
 		if err != nil {
 			return err
 		}
