@@ -198,33 +198,26 @@ func (e *Engine) begin(c *core.Record) error {
 	if _, err := e.compile(c); err != nil {
 		return e.finish(c.Id, vocab.CampaignFailed, "it no longer renders: "+err.Error())
 	}
-	begun := false
-	err := e.App.RunInTransaction(func(tx core.App) error {
-		prefix, err := deliveryPrefix(tx)
-		if err != nil {
-			return err
-		}
-		now := time.Now()
-		// A campaign sent before (failed, back to draft, scheduled again)
-		// keeps its deliveries; the snapshot adds only the supporters new
-		// to it, so its total starts from those it has.
-		res, err := tx.DB().NewQuery(`UPDATE {{campaigns}} SET status = {:preparing}, started_at = {:now}, updated = {:now},
-			total = (SELECT count(*) FROM {{deliveries}} WHERE campaign = {:id}), last_error = '',
-			snapshot_prefix = {:prefix}, snapshot_cursor = 0, lease_holder = {:me}, lease_expires = {:expires}
-			WHERE id = {:id} AND status = {:scheduled}`).
-			Bind(dbx.Params{"id": c.Id, "preparing": vocab.CampaignPreparing, "scheduled": vocab.CampaignScheduled, "prefix": prefix,
-				"now": dbTime(now), "me": e.holder, "expires": dbTime(now.Add(e.Config.LeaseTTL))}).Execute()
-		if err != nil {
-			return fmt.Errorf("failed to begin the campaign: %w", err)
-		}
-		n, err := res.RowsAffected()
-		begun = n == 1
-		return err
-	})
-	if err == nil && begun {
-		e.launch(c.Id)
+	now := time.Now()
+	// One UPDATE: of several processes beginning it at once, one does. The
+	// first chunk picks the delivery ids' prefix. A campaign sent before
+	// (failed, back to draft, scheduled again) keeps its deliveries, and
+	// the snapshot adds only the supporters new to it, so its total starts
+	// from those it has.
+	res, err := e.App.DB().NewQuery(`UPDATE {{campaigns}} SET status = {:preparing}, started_at = {:now}, updated = {:now},
+		last_error = '', snapshot_prefix = '', snapshot_cursor = 0, lease_holder = {:me}, lease_expires = {:expires},
+		total = (SELECT count(*) FROM {{deliveries}} WHERE campaign = {:id})
+		WHERE id = {:id} AND status = {:scheduled}`).
+		Bind(dbx.Params{"id": c.Id, "preparing": vocab.CampaignPreparing, "scheduled": vocab.CampaignScheduled,
+			"now": dbTime(now), "me": e.holder, "expires": dbTime(now.Add(e.Config.LeaseTTL))}).Execute()
+	if err != nil {
+		return fmt.Errorf("failed to begin the campaign: %w", err)
 	}
-	return err
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err // begun elsewhere, or changed meanwhile
+	}
+	e.launch(c.Id)
+	return nil
 }
 
 // launch works on a campaign unless it is already being worked on here.

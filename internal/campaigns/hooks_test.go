@@ -91,7 +91,7 @@ func exportCampaign(t testing.TB, env *testkit.Env, id string) map[string]string
 // inState saves a campaign with the given status directly (as the engine
 // would), bypassing the request hooks. A "sending" one gets a delivery due in
 // 2099, so its runner stays alive and sends nothing; a "scheduled" one is due
-// in 2099 too.
+// in 2099 too; a "preparing" one is leased to another process until 2099.
 func inState(t testing.TB, env *testkit.Env, status string) *core.Record {
 	t.Helper()
 	c := core.NewRecord(testkit.Collection(t, env.App, vocab.Campaigns))
@@ -107,6 +107,10 @@ func inState(t testing.TB, env *testkit.Env, status string) *core.Record {
 	c.Set("started_at", "2025-06-07 08:09:10.000Z")
 	if status == vocab.CampaignScheduled {
 		c.Set("send_at", "2099-01-01 00:00:00.000Z")
+	}
+	if status == vocab.CampaignPreparing { // another process's, so this one's engine leaves it be
+		c.Set("lease_holder", "elsewhere:1:000000000000")
+		c.Set("lease_expires", "2099-01-01 00:00:00.000Z")
 	}
 	if err := env.App.Save(c); err != nil {
 		t.Fatal(err)
@@ -299,6 +303,10 @@ func TestStatusTransitions(t *testing.T) {
 		{vocab.CampaignSending, vocab.CampaignPaused, "comms", 200},
 		{vocab.CampaignDraft, vocab.CampaignCancelled, "comms", 200},
 		{vocab.CampaignFailed, vocab.CampaignDraft, "superuser", 200},
+		{vocab.CampaignPreparing, vocab.CampaignCancelled, "comms", 200},
+		{vocab.CampaignPreparing, vocab.CampaignPaused, "comms", 400},
+		{vocab.CampaignPreparing, vocab.CampaignSending, "comms", 400},
+		{vocab.CampaignPreparing, vocab.CampaignDraft, "superuser", 400},
 	} {
 		t.Run(fmt.Sprintf("%s→%s/%s", tc.from, tc.to, tc.who), func(t *testing.T) {
 			c := inState(t, env, tc.from)

@@ -113,13 +113,19 @@ func (e *Engine) snapshotChunk(id string, size int) (state int, err error) {
 				Bind(dbx.Params{"id": id, "now": now, "sending": vocab.CampaignSending}).Execute()
 			return err
 		}
-		added, err := insertChunk(tx, c.Id, c.GetString("snapshot_prefix"), a, from, to.Int64, now)
+		prefix := c.GetString("snapshot_prefix")
+		if prefix == "" { // the first chunk
+			if prefix, err = deliveryPrefix(tx); err != nil {
+				return err
+			}
+		}
+		added, err := insertChunk(tx, c.Id, prefix, a, from, to.Int64, now)
 		if err != nil {
 			return err
 		}
 		state = chunkMore
-		_, err = tx.DB().NewQuery(`UPDATE {{campaigns}} SET snapshot_cursor = {:to}, total = total + {:added} WHERE id = {:id}`).
-			Bind(dbx.Params{"id": id, "to": to.Int64, "added": added}).Execute()
+		_, err = tx.DB().NewQuery(`UPDATE {{campaigns}} SET snapshot_prefix = {:prefix}, snapshot_cursor = {:to}, total = total + {:added} WHERE id = {:id}`).
+			Bind(dbx.Params{"id": id, "prefix": prefix, "to": to.Int64, "added": added}).Execute()
 		return err
 	})
 	if err != nil {

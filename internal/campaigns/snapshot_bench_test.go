@@ -160,7 +160,9 @@ func percentiles(v []time.Duration) [3]float64 {
 	}
 	s := slices.Clone(v)
 	slices.Sort(s)
-	at := func(q float64) float64 { return float64(s[min(len(s)-1, int(q*float64(len(s))))].Microseconds()) / 1000 }
+	at := func(q float64) float64 {
+		return float64(s[min(len(s)-1, int(q*float64(len(s))))].Microseconds()) / 1000
+	}
 	return [3]float64{at(0.50), at(0.99), float64(s[len(s)-1].Microseconds()) / 1000}
 }
 
