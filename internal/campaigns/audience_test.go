@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/schedules"
 	"supportercrm/internal/testkit"
@@ -163,13 +164,18 @@ func TestMalformedAudienceIsRefused(t *testing.T) {
 func TestUnreadableStoredAudienceFailsTheCampaign(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{Configure: fast(nil)})
 	tagged(t, env)
-	c := testkit.DueCampaign(t, env.App, "Leeds news", "Dear {{.FirstName}}")
+	c := core.NewRecord(testkit.Collection(t, env.App, vocab.Campaigns))
+	c.Set("name", "Leeds news")
+	c.Set("subject", "Leeds news")
+	c.Set("body_format", vocab.FormatMarkdown)
+	c.Set("body", "Dear {{.FirstName}}")
+	c.Set("topics", []string{topicID(t, env, "newsletter")})
 	c.Set("status", vocab.CampaignDraft)
 	if err := env.App.Save(c); err != nil {
 		t.Fatal(err)
 	}
-	_, err := env.App.DB().NewQuery("UPDATE {{campaigns}} SET tags = '{\"city\":\"leeds\"}', status = 'scheduled' WHERE id = {:id}").
-		Bind(dbx.Params{"id": c.Id}).Execute()
+	_, err := env.App.DB().NewQuery("UPDATE {{campaigns}} SET tags = '{\"city\":\"leeds\"}', status = 'scheduled', send_at = {:now} WHERE id = {:id}").
+		Bind(dbx.Params{"id": c.Id, "now": sendNow()}).Execute()
 	if err != nil {
 		t.Fatal(err)
 	}

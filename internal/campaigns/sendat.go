@@ -14,10 +14,12 @@ import (
 
 // A campaign is scheduled for a send time that staff gave and the server
 // read: never "now" by default. PocketBase's date field turns a value it
-// can't parse into an empty date while the request body is loaded into the
-// record (core.DateField.PrepareValue ignores types.ParseDateTime's error,
-// called from forms.RecordUpsert.Load before any request hook runs), so the
-// value as sent is read again here from the request body.
+// can't parse into an empty date before any request hook runs:
+// core.DateField.PrepareValue discards types.ParseDateTime's error, and it
+// runs both when apis/record_crud.go's recordDataFromRequest resolves the
+// body (Record.ReplaceModifiers, which also rewrites RequestInfo().Body) and
+// when forms.RecordUpsert.Load sets the record's fields. So the value as
+// sent is read again here from the request body itself.
 
 // sendAtLayouts are the forms read: PocketBase's own, which the dashboard
 // sends ("2026-12-03 09:00:00.000Z"), and RFC 3339; both name the zone.
@@ -36,8 +38,7 @@ const sendAtSlack = time.Hour
 // to now. Its error is the problem with the field, for the 400.
 func checkSendAt(ev *core.RecordRequestEvent) error {
 	r := ev.Record
-	// The body as sent: RequestInfo's has been through the field too
-	// (Record.ReplaceModifiers). The router lets the body be read again.
+	// The router lets the body be read again.
 	body := map[string]any{}
 	if err := ev.BindBody(&body); err != nil {
 		return fmt.Errorf("can't be read from the request: %w", err)
