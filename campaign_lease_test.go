@@ -85,9 +85,8 @@ func TestTwoProcessesSendACampaignOnce(t *testing.T) {
 		t.Fatalf("campaign is %s with %d sent of %d after the holder stopped at %d mails (lease %q)",
 			c.GetString("status"), c.GetInt("sent"), n, atStop, c.GetString("lease_holder"))
 	}
-	if next := c.GetString("lease_holder"); next != "" {
-		t.Errorf("lease still held by %q after the campaign was sent", next)
-	}
+	// The runner releases the lease just after it marks the campaign sent.
+	testkit.Eventually(t, 5*time.Second, func() bool { return campaign().GetString("lease_holder") == "" })
 	if got, mails := unique(sink), len(sink.Mails()); got != n || mails != n {
 		t.Fatalf("%d mails to %d recipients, want %d to %d (the first process stopped at %d)", mails, got, n, n, atStop)
 	}
