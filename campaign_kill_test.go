@@ -37,7 +37,8 @@ func testCampaignStop(t *testing.T, sig syscall.Signal, maxDuplicates int) {
 		testkit.Subscribers(t, app, n)
 		testkit.DueCampaign(t, app, "Help us open a third house, {{.FirstName}}", "Dear {{.FirstName}},\n\nThis winter we can open a third safe house.")
 	})
-	env := []string{"CRM_SEND_RATE=800", "CRM_SMTP_CONNECTIONS=8"}
+	// After a kill the campaign waits for its lease to expire: 3 s here.
+	env := []string{"CRM_SEND_RATE=800", "CRM_SMTP_CONNECTIONS=8", "CRM_CAMPAIGN_LEASE_SECONDS=3"}
 
 	srv := start(t, bin, dataDir, addr, env...)
 	for len(sink.Mails()) < n/3 {

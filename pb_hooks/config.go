@@ -30,7 +30,7 @@ type Config struct {
 	// Outbox tunes the transactional mail worker.
 	Outbox outbox.Config
 	// Campaigns tunes sending (env CRM_SMTP_CONNECTIONS, CRM_SEND_RATE,
-	// CRM_UNSUBSCRIBE_MAILTO).
+	// CRM_UNSUBSCRIBE_MAILTO, CRM_CAMPAIGN_LEASE_SECONDS).
 	Campaigns campaigns.Config
 	// DKIM signs every outgoing message when set (env CRM_DKIM_DOMAIN,
 	// CRM_DKIM_SELECTOR, CRM_DKIM_KEY_FILE).
@@ -73,6 +73,13 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("CRM_UNSUBSCRIBE_MAILTO must be a plain email address, got %q", v)
 		}
 		c.Campaigns.UnsubscribeMailto = v
+	}
+	if v := os.Getenv("CRM_CAMPAIGN_LEASE_SECONDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 3 || n > 3600 {
+			return c, fmt.Errorf("CRM_CAMPAIGN_LEASE_SECONDS must be a whole number of seconds from 3 to 3600, got %q", v)
+		}
+		c.Campaigns.LeaseTTL = time.Duration(n) * time.Second
 	}
 	if file := os.Getenv("CRM_DKIM_KEY_FILE"); file != "" {
 		pem, err := os.ReadFile(file)

@@ -102,6 +102,7 @@ const (
 const (
 	CampaignDraft     = "draft"
 	CampaignScheduled = "scheduled"
+	CampaignPreparing = "preparing" // its audience is being written, in chunks, before sending
 	CampaignSending   = "sending"
 	CampaignPaused    = "paused"
 	CampaignSent      = "sent"
@@ -110,7 +111,7 @@ const (
 )
 
 // CampaignStatuses lists every campaign status.
-var CampaignStatuses = []string{CampaignDraft, CampaignScheduled, CampaignSending, CampaignPaused, CampaignSent, CampaignCancelled, CampaignFailed}
+var CampaignStatuses = []string{CampaignDraft, CampaignScheduled, CampaignPreparing, CampaignSending, CampaignPaused, CampaignSent, CampaignCancelled, CampaignFailed}
 
 // Delivery statuses.
 const (
