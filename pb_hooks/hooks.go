@@ -44,6 +44,10 @@ func Register(app core.App, cfg Config) error {
 	signup.BindGuards(app)
 
 	cfg.Outbox.Suppressed = signup.IsSuppressed
+	if cfg.Outbox.UnsubscribeMailto == "" {
+		cfg.Outbox.UnsubscribeMailto = cfg.Campaigns.UnsubscribeMailto
+	}
+	outbox.BindAppURLNotice(app)
 	dial := outbox.DialSettings(app, cfg.DKIM)
 	worker := outbox.NewWorker(app, cfg.Outbox, dial)
 	bindPrivacy(app, cfg, signer, set, identity.Get, worker.Wake)
@@ -98,6 +102,10 @@ func Register(app core.App, cfg Config) error {
 		once.Do(func() {
 			var ctx context.Context
 			ctx, stop = context.WithCancel(context.Background())
+			// Said once at start; the charity record says it for as long as it lasts.
+			if p := outbox.AppURLProblem(app.Settings().Meta.AppURL); p != "" {
+				app.Logger().Warn(p)
+			}
 			go func() { defer close(done); worker.Run(ctx) }()
 			engine.Start()
 			// Due campaigns start within a second of their time, however they
