@@ -7,7 +7,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/mail"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -140,9 +139,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 func (w *Worker) sendBatch(ctx context.Context, due []string) (sent int, err error) {
 	conn, err := w.dial(ctx)
 	if err != nil {
-		if !w.down.Swap(true) {
-			w.app.Logger().Warn("outbox: mail is waiting, the smtp relay is unreachable", "error", err.Error(), "waiting", len(due))
-		}
+		w.relayDown(err)
 		return 0, err
 	}
 	defer conn.Close()
@@ -182,16 +179,29 @@ func (w *Worker) sendBatch(ctx context.Context, due []string) (sent int, err err
 		// Send with a context that outlives shutdown so an in-flight message
 		// is finished and recorded.
 		sendErr := conn.Send(context.WithoutCancel(ctx), msg)
+		if mailsend.Classify(sendErr).NotSent {
+			// The relay could not be reached even after a redial: the
+			// message goes back as it was and the worker backs off.
+			w.relayDown(sendErr)
+			return sent, errors.Join(sendErr, w.release(c))
+		}
 		if err := w.outcome(c, msg.MessageID, sendErr); err != nil {
 			return sent, err
 		}
 		if sendErr == nil {
 			sent++
-		} else if mailsend.IsConnectionError(sendErr) {
-			return sent, sendErr
 		}
 	}
 	return sent, nil
+}
+
+// relayDown logs, once until the relay is reachable again, that mail waits.
+// The error is from before any message was handed over, so it names no
+// recipient.
+func (w *Worker) relayDown(err error) {
+	if !w.down.Swap(true) {
+		w.app.Logger().Warn("outbox: mail is waiting, the smtp relay is unreachable", "error", err.Error())
+	}
 }
 
 // claimed is a message a worker has claimed, as it was when claimed.
@@ -265,7 +275,11 @@ func (w *Worker) release(c *claimed) error {
 	return w.write(c, dbx.Params{"status": vocab.OutboxQueued, "next_attempt_at": types.NowDateTime().String()})
 }
 
-// outcome records the result of one attempt.
+// outcome records the result of one attempt that reached the relay: a
+// message it accepted is sent, whatever became of the connection afterwards;
+// one that cannot go (Unsendable) or was refused for good fails at once, and
+// the rest of the batch goes on; a temporary refusal is retried with backoff
+// until GiveUpAfter.
 func (w *Worker) outcome(c *claimed, messageID string, sendErr error) error {
 	now := time.Now()
 	attempts := c.Attempts + 1
@@ -275,7 +289,7 @@ func (w *Worker) outcome(c *claimed, messageID string, sendErr error) error {
 	f := mailsend.Classify(sendErr)
 	set := dbx.Params{"attempts": attempts, "last_error": reason(f)}
 	created, _ := types.ParseDateTime(c.Created)
-	if !f.Temporary || now.Sub(created.Time()) > w.cfg.GiveUpAfter {
+	if !f.Temporary || f.Unsendable || now.Sub(created.Time()) > w.cfg.GiveUpAfter {
 		set["status"] = vocab.OutboxFailed
 		w.app.Logger().Warn("outbox: giving up on a message", "id", c.ID, "kind", c.Kind, "reason", set["last_error"])
 	} else {
@@ -285,21 +299,24 @@ func (w *Worker) outcome(c *claimed, messageID string, sendErr error) error {
 	return w.write(c, set)
 }
 
-// reason is why an attempt failed, for last_error: the reply codes, never
-// the server's text, which names the recipient (and a row erased while it
-// was being sent must stay without its address).
+// reason is why an attempt failed, for last_error: the reply codes or
+// mailsend's own reason, never the server's text, which names the recipient
+// (and a row erased while it was being sent must stay without its address).
 func reason(f mailsend.Failure) string {
-	if f.Code == 0 {
-		return "connection lost: the relay did not answer"
+	note := f.Note()
+	switch {
+	case f.Unsendable && note != "":
+		return "this message cannot be sent: " + note
+	case f.Unsendable:
+		return "this message cannot be sent"
+	case f.Code != 0 && f.Temporary:
+		return "refused for now by the relay: " + note
+	case f.Code != 0:
+		return "refused by the relay: " + note
+	case note != "":
+		return note
 	}
-	codes := strconv.Itoa(f.Code)
-	if f.Enhanced != "" {
-		codes += " " + f.Enhanced
-	}
-	if f.Temporary {
-		return "refused for now by the relay: " + codes
-	}
-	return "refused by the relay: " + codes
+	return "the connection to the relay failed during the send"
 }
 
 // stamp is t as PocketBase stores dates.
