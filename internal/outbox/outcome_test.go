@@ -4,6 +4,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/erasure"
 	"supportercrm/internal/outbox"
@@ -63,5 +67,50 @@ func TestErasureDuringSendStaysErased(t *testing.T) {
 		if strings.Contains(dump, personal) {
 			t.Errorf("%q is stored in the outbox after the erasure", personal)
 		}
+	}
+}
+
+// A message claimed by a worker that died mid-send is taken over once the
+// claim runs out, and an unsubscribe can still cancel it then; while a claim
+// is live, no other worker sends the message and no unsubscribe pretends to
+// stop it.
+func TestClaimOfADeadWorker(t *testing.T) {
+	h := newHarness(t)
+	w := h.worker(outbox.Config{})
+	ann := h.supporter(t, "ann@example.org")
+	bob := h.supporter(t, "bob@example.org")
+	claim := func(r *core.Record, until time.Time) {
+		t.Helper()
+		if _, err := h.env.App.DB().Update(vocab.Outbox, dbx.Params{"status": vocab.OutboxSending}, dbx.HashExp{"id": r.Id}).Execute(); err != nil {
+			t.Fatal(err)
+		}
+		h.setColumn(t, r.Id, "next_attempt_at", until)
+	}
+	annMail := h.enqueue(t, outbox.Mail{To: "ann@example.org", SupporterID: ann.Id})
+	bobMail := h.enqueue(t, outbox.Mail{To: "bob@example.org", SupporterID: bob.Id})
+	claim(annMail, time.Now().Add(time.Minute))
+	claim(bobMail, time.Now().Add(time.Minute))
+
+	if n := runOnce(t, w); n != 0 {
+		t.Fatalf("sent %d messages another worker holds", n)
+	}
+	if n, err := outbox.CancelQueued(h.env.App, bob.Id); err != nil || n != 0 {
+		t.Fatalf("CancelQueued of a message being sent = %d, %v; want 0", n, err)
+	}
+
+	// The other worker died: its claims run out.
+	h.setColumn(t, annMail.Id, "next_attempt_at", time.Now().Add(-time.Second))
+	h.setColumn(t, bobMail.Id, "next_attempt_at", time.Now().Add(-time.Second))
+	if n, err := outbox.CancelQueued(h.env.App, bob.Id); err != nil || n != 1 {
+		t.Fatalf("CancelQueued after the claim ran out = %d, %v; want 1", n, err)
+	}
+	if n := runOnce(t, w); n != 1 {
+		t.Fatalf("sent %d, want ann's message taken over", n)
+	}
+	if r := h.row(t, annMail.Id); r.GetString("status") != vocab.OutboxSent || r.GetInt("attempts") != 1 {
+		t.Errorf("ann's message: status %q attempts %d", r.GetString("status"), r.GetInt("attempts"))
+	}
+	if s := h.row(t, bobMail.Id).GetString("status"); s != vocab.OutboxCancelled || len(h.sink.To("bob@example.org")) != 0 {
+		t.Errorf("bob's cancelled message: status %q, %d delivered", s, len(h.sink.To("bob@example.org")))
 	}
 }
