@@ -7,7 +7,6 @@ package mailsend
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
@@ -51,22 +50,6 @@ type Config struct {
 	// DKIM, when set, signs every message.
 	DKIM *DKIM
 }
-
-// DKIM is a signing identity: the d= domain, the s= selector whose DNS
-// record holds the public key, and the private key.
-type DKIM struct {
-	Domain   string
-	Selector string
-	Key      crypto.Signer
-}
-
-// dkimHeaders are signed in every message: From (RFC 6376) and both
-// List-Unsubscribe headers (RFC 8058 section 4), with the headers that
-// identify the message. Absent ones are signed as empty, which also stops
-// anyone adding them later. Keep the h= tag under one folded line (77
-// characters): go-mail v0.8.1 (and v0.8.2) hard-wraps a longer tag inside a
-// header name, which it signs unfolded, so relaxed verification fails.
-var dkimHeaders = []string{"From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post"}
 
 // Header is one extra header field. go-mail writes extra headers sorted by
 // name; values given for the same name are joined into one field with ", "
@@ -130,9 +113,6 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if cfg.HELO != "" {
 		opts = append(opts, gomail.WithHELO(cfg.HELO))
 	}
-	if d := cfg.DKIM; d != nil {
-		opts = append(opts, gomail.WithAlwaysDKIMSign(d.signer()))
-	}
 	client, err := gomail.NewClient(cfg.Host, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("failed to configure smtp client: %w", err)
@@ -185,6 +165,11 @@ func (c *Conn) Send(ctx context.Context, m *Message) error {
 	msg, err := Build(m)
 	if err != nil {
 		return err
+	}
+	if c.cfg.DKIM != nil {
+		if err := c.cfg.DKIM.sign(msg); err != nil {
+			return fmt.Errorf("dkim signing failed: %w", err)
+		}
 	}
 	utf8 := !ascii(m.From.Address) || !ascii(m.To.Address)
 	for range 2 {
@@ -340,19 +325,6 @@ func bodyWriter(s string) func(io.Writer) (int64, error) {
 	}
 }
 
-// LoadDKIM reads a PEM private key (RSA or Ed25519) for signing as domain
-// with selector.
-func LoadDKIM(domain, selector string, pemBytes []byte) (*DKIM, error) {
-	if domain == "" || selector == "" {
-		return nil, errors.New("dkim needs a domain and a selector")
-	}
-	key, err := gomail.PrivKeyFromPEM(pemBytes)
-	if err != nil {
-		return nil, fmt.Errorf("dkim key: %w", err)
-	}
-	return &DKIM{Domain: domain, Selector: selector, Key: key}, nil
-}
-
 // NewMessageID returns a unique id ("random@domain") in the sender's domain.
 func NewMessageID(fromAddress string) string {
 	domain := "localhost"
@@ -408,8 +380,3 @@ func CheckSender(name, address string) error {
 	return err
 }
 
-func (d *DKIM) signer() *gomail.DKIMSigner {
-	s := gomail.NewDKIMSigner(d.Domain, d.Selector, d.Key)
-	s.SignHeaders(dkimHeaders...)
-	return s
-}
