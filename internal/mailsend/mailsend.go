@@ -379,4 +379,3 @@ func CheckSender(name, address string) error {
 	_, err := Build(&Message{From: mail.Address{Name: name, Address: address}, To: mail.Address{Address: address}})
 	return err
 }
-
