@@ -34,8 +34,9 @@ func init() {
 		if err != nil {
 			return err
 		}
-		// Hidden keeps it off the public API; superusers (the dashboard) see it.
-		charity.Fields.Add(&core.TextField{Name: "email_links", Hidden: true,
+		// Not a hidden field, which the dashboard blurs: the app shows it to
+		// superusers only (outbox.BindAppURLNotice).
+		charity.Fields.Add(&core.TextField{Name: "email_links",
 			Help: "Filled in by the app from Settings > Application > Application URL, which every link in every email starts with. What you type here is ignored."})
 		return app.Save(charity)
 	}, func(app core.App) error {

@@ -33,12 +33,16 @@ func AppURLProblem(appURL string) string {
 const emailLinksField = "email_links"
 
 // BindAppURLNotice makes the charity record's email_links field say, every
-// time it is read, whether the links in emails will work: the dashboard shows
-// it to superusers (the field is hidden from everyone else), so the problem is
-// in front of whoever edits the charity's identity for as long as it lasts.
+// time a superuser reads it (the dashboard), whether the links in emails will
+// work, so the problem is in front of whoever edits the charity's identity
+// for as long as it lasts; everyone else gets the record without the field.
 // Nothing is stored: a value typed into the field is dropped on save.
 func BindAppURLNotice(app core.App) {
 	app.OnRecordEnrich(vocab.Charity).BindFunc(func(e *core.RecordEnrichEvent) error {
+		if e.RequestInfo == nil || !e.RequestInfo.HasSuperuserAuth() {
+			e.Record.Hide(emailLinksField)
+			return e.Next()
+		}
 		e.Record.Set(emailLinksField, emailLinksNote(e.App.Settings().Meta.AppURL))
 		return e.Next()
 	})
