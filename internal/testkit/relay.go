@@ -15,19 +15,6 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// A relay is an SMTPSink that misbehaves the way real relays do: it refuses
-// or drops the line at any stage on demand (Fail), closes idle connections,
-// and limits the messages a connection may carry (RelayOptions). What it
-// accepted is recorded as the sink records it (Mails, Accepted), so a test
-// can assert that each recipient got a message exactly once whatever went
-// wrong. A typical test:
-//
-//	r := testkit.NewRelay(t, testkit.RelayOptions{IdleTimeout: time.Second})
-//	r.Fail(testkit.AtRcpt, testkit.Fault{Code: 451, Every: 10})
-//	r.Fail(testkit.AfterData, testkit.Fault{First: 3})
-//	... send ...
-//	for addr, n := range r.Accepted() { /* n == 1 */ }
-
 // RelayOptions are fixed when the relay starts. The zero value is a
 // well-behaved relay, the same as NewSMTPSink.
 type RelayOptions struct {
@@ -90,7 +77,18 @@ func (f Fault) reply() *smtp.SMTPError {
 	return &smtp.SMTPError{Code: f.Code, EnhancedCode: ec, Message: "fault injected by the test relay"}
 }
 
-// NewRelay starts a relay with opts on a fresh loopback port.
+// NewRelay starts, on a fresh loopback port, an SMTPSink that misbehaves the way real relays do: it refuses
+// or drops the line at any stage on demand (Fail), closes idle connections,
+// and limits the messages a connection may carry (RelayOptions). What it
+// accepted is recorded as the sink records it (Mails, Accepted), so a test
+// can assert that each recipient got a message exactly once whatever went
+// wrong. A typical test:
+//
+//	r := testkit.NewRelay(t, testkit.RelayOptions{IdleTimeout: time.Second})
+//	r.Fail(testkit.AtRcpt, testkit.Fault{Code: 451, Every: 10})
+//	r.Fail(testkit.AfterData, testkit.Fault{First: 3})
+//	... send ...
+//	for addr, n := range r.Accepted() { /* n == 1 */ }
 func NewRelay(t testing.TB, opts RelayOptions) *SMTPSink {
 	s := NewSMTPSink(t)
 	s.opts = opts
