@@ -15,19 +15,6 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// A relay is an SMTPSink that misbehaves the way real relays do: it refuses
-// or drops the line at any stage on demand (Fail), closes idle connections,
-// and limits the messages a connection may carry (RelayOptions). What it
-// accepted is recorded as the sink records it (Mails, Accepted), so a test
-// can assert that each recipient got a message exactly once whatever went
-// wrong. A typical test:
-//
-//	r := testkit.NewRelay(t, testkit.RelayOptions{IdleTimeout: time.Second})
-//	r.Fail(testkit.AtRcpt, testkit.Fault{Code: 451, Every: 10})
-//	r.Fail(testkit.AfterData, testkit.Fault{First: 3})
-//	... send ...
-//	for addr, n := range r.Accepted() { /* n == 1 */ }
-
 // RelayOptions are fixed when the relay starts. The zero value is a
 // well-behaved relay, the same as NewSMTPSink.
 type RelayOptions struct {
@@ -53,6 +40,7 @@ const (
 	AtAuth     Stage = "auth"     // AUTH
 	AtMail     Stage = "mail"     // MAIL FROM
 	AtRcpt     Stage = "rcpt"     // RCPT TO
+	AtDataCmd  Stage = "datacmd"  // the DATA command: answered, then closed
 	AtData     Stage = "data"     // the reply to the end of the message data
 	// AfterData accepts the message (it is recorded and answered 250), then
 	// closes the connection: the client's NOOP or RSET finds it gone. Only
@@ -90,7 +78,18 @@ func (f Fault) reply() *smtp.SMTPError {
 	return &smtp.SMTPError{Code: f.Code, EnhancedCode: ec, Message: "fault injected by the test relay"}
 }
 
-// NewRelay starts a relay with opts on a fresh loopback port.
+// NewRelay starts, on a fresh loopback port, an SMTPSink that misbehaves the way real relays do: it refuses
+// or drops the line at any stage on demand (Fail), closes idle connections,
+// and limits the messages a connection may carry (RelayOptions). What it
+// accepted is recorded as the sink records it (Mails, Accepted), so a test
+// can assert that each recipient got a message exactly once whatever went
+// wrong. A typical test:
+//
+//	r := testkit.NewRelay(t, testkit.RelayOptions{IdleTimeout: time.Second})
+//	r.Fail(testkit.AtRcpt, testkit.Fault{Code: 451, Every: 10})
+//	r.Fail(testkit.AfterData, testkit.Fault{First: 3})
+//	... send ...
+//	for addr, n := range r.Accepted() { /* n == 1 */ }
 func NewRelay(t testing.TB, opts RelayOptions) *SMTPSink {
 	s := NewSMTPSink(t)
 	s.opts = opts
@@ -198,7 +197,7 @@ func (c *relayConn) inject(f Fault) error {
 
 // relayConn is the sink's view of one client connection. It sees the raw
 // bytes, which is where the faults go-smtp has no hook for live: the RSET
-// reply and the close right after the 250 to DATA.
+// and DATA command replies and the close right after the 250 to DATA.
 type relayConn struct {
 	net.Conn
 	s               *SMTPSink
@@ -217,8 +216,8 @@ func (c *relayConn) Read(p []byte) (int, error) {
 	if errors.As(err, &ne) && ne.Timeout() {
 		c.s.idleCloses.Add(1)
 	}
-	if n >= 4 && !c.inData.Load() && strings.EqualFold(string(p[:4]), "RSET") {
-		if f, ok := c.s.fault(AtRset); ok {
+	if n >= 4 && !c.inData.Load() {
+		if f, ok := c.commandFault(string(p[:4])); ok {
 			if !f.Drop {
 				writeReply(c.Conn, f.reply())
 			}
@@ -227,6 +226,18 @@ func (c *relayConn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// commandFault is the fault, if one fires, for the command a client line
+// starts with, among those go-smtp has no hook for.
+func (c *relayConn) commandFault(verb string) (Fault, bool) {
+	switch strings.ToUpper(verb) {
+	case "RSET":
+		return c.s.fault(AtRset)
+	case "DATA":
+		return c.s.fault(AtDataCmd)
+	}
+	return Fault{}, false
 }
 
 func (c *relayConn) Write(p []byte) (int, error) {

@@ -68,6 +68,8 @@ func TestRelayFaultsAtEachStage(t *testing.T) {
 		{AtRcpt, Fault{Code: 452}, 452},
 		{AtRcpt, Fault{Code: 550, Rcpt: "b@example.org"}, 550},
 		{AtRcpt, Fault{Drop: true}, 0},
+		{AtDataCmd, Fault{Code: 451}, 451},
+		{AtDataCmd, Fault{Code: 554}, 554},
 		{AtData, Fault{Code: 451}, 451},
 		{AtData, Fault{Code: 554}, 554},
 		{AtData, Fault{Drop: true}, 0},
@@ -85,7 +87,7 @@ func TestRelayFaultsAtEachStage(t *testing.T) {
 			if r.Fired(tc.stage) != 1 || len(r.Mails()) != 0 {
 				t.Errorf("fired %d, accepted %d; want 1 and 0", r.Fired(tc.stage), len(r.Mails()))
 			}
-			if tc.fault.Code == 421 || tc.fault.Drop {
+			if tc.fault.Code == 421 || tc.fault.Drop || tc.stage == AtDataCmd {
 				if c != nil && c.Noop() == nil {
 					t.Error("connection still open after a 421 or a drop")
 				}
