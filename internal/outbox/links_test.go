@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"supportercrm/internal/charity"
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/testkit"
 	"supportercrm/internal/vocab"
@@ -110,7 +111,7 @@ func checkLinks(t *testing.T, origin string, m testkit.Mail) {
 			t.Errorf("%q: a link still points at %s", m.Header.Get("Subject"), bad)
 		}
 	}
-	if !strings.Contains(m.HTML, `src="`+origin+`/static/`) {
+	if !strings.Contains(m.HTML, `src="`+origin+charity.EmailLogoPath+`"`) {
 		t.Errorf("%q: the logo is not on %s", m.Header.Get("Subject"), origin)
 	}
 	if !strings.Contains(m.Text, origin+"/") || !strings.Contains(m.HTML, `href="`+origin+"/") {
