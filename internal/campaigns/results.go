@@ -24,17 +24,7 @@ func (r *runner) write() {
 		if len(batch) == 0 {
 			return
 		}
-		for attempt := 0; ; attempt++ {
-			err := r.record(batch)
-			if err == nil {
-				break
-			}
-			r.e.App.Logger().Error("campaigns: failed to record results", "campaign", r.id, "error", err.Error(), "attempt", attempt+1)
-			if attempt == 4 { // the rows stay queued and are sent again later
-				break
-			}
-			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
-		}
+		r.recordBatch(batch)
 		for range batch {
 			r.pending.Done()
 		}
@@ -54,6 +44,40 @@ func (r *runner) write() {
 		case <-tick.C:
 			flush()
 		}
+	}
+}
+
+// recordTries is how many failed writes of a batch pause the campaign.
+const recordTries = 5
+
+// recordBatch writes a batch, trying again until it is recorded: a message
+// sent but not recorded would go again. While it tries, the results channel
+// fills and the senders wait on it, so no more than InFlightLimit messages
+// go out unrecorded; after recordTries failures the campaign pauses with the
+// reason and staff are alerted. Only the engine stopping ends the tries
+// (the process is going: those rows stay queued and are sent again).
+func (r *runner) recordBatch(batch []result) {
+	wait := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := r.record(batch)
+		if err == nil {
+			return
+		}
+		r.e.App.Logger().Error("campaigns: failed to record results", "campaign", r.id, "error", err.Error(), "attempt", attempt)
+		if attempt == recordTries {
+			r.pause("paused: sending stopped because its results could not be recorded: "+err.Error(),
+				"A campaign has paused: its results could not be recorded",
+				"Sending campaign "+r.id+" paused itself because the database refused to record which messages were sent (error: "+err.Error()+
+					"). Nothing more goes out until the results are recorded; the engine keeps trying. "+
+					"Once the database accepts writes again (check the disk space and the data directory's permissions), "+
+					"set the campaign's status back to \"sending\" in the dashboard to resume.")
+		}
+		if r.stopping.Err() != nil {
+			r.e.App.Logger().Warn("campaigns: results left unrecorded at stop; those messages will be sent again", "campaign", r.id, "results", len(batch))
+			return
+		}
+		sleep(r.stopping, wait)
+		wait = min(2*wait, 5*time.Second)
 	}
 }
 

@@ -67,9 +67,10 @@ type runner struct {
 	results    chan result
 	pending    sync.WaitGroup // dispatched, not yet written
 	cancel     context.CancelFunc
-	downNS     atomic.Int64 // when the relay became unreachable (unix ns), 0 when fine
-	refusals   refusalRun   // temporary failures since a message was last accepted
-	left       int          // deliveries not yet done when the run began
+	stopping   context.Context // done when the engine stops (the run's own ctx also ends on a pause)
+	downNS     atomic.Int64    // when the relay became unreachable (unix ns), 0 when fine
+	refusals   refusalRun      // temporary failures since a message was last accepted
+	left       int             // deliveries not yet done when the run began
 	paused     atomic.Bool
 }
 
@@ -90,7 +91,7 @@ func (e *Engine) run(parent context.Context, id string) error {
 	defer cancel()
 	s := e.App.Settings().Meta
 	r := &runner{
-		e: e, id: id, compiled: compiled, identity: identity, cancel: cancel,
+		e: e, id: id, compiled: compiled, identity: identity, cancel: cancel, stopping: parent,
 		from:     mail.Address{Name: s.SenderName, Address: s.SenderAddress},
 		jobs:     make(chan []job, 2),
 		rendered: make(chan prepared, checkMax),
