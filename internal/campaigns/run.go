@@ -108,7 +108,9 @@ func (e *Engine) run(parent context.Context, id string) error {
 		r.limiter = rate.NewLimiter(rate.Limit(e.Config.PerSecond), max(1, min(e.Config.Connections, int(e.Config.PerSecond))))
 	}
 
-	check, err := r.prepareCheck()
+	var tags []string
+	_ = c.UnmarshalJSONField("tags", &tags) // as the snapshot reads them
+	check, err := r.prepareCheck(c.GetStringSlice("topics"), tags)
 	if err != nil {
 		return fmt.Errorf("failed to prepare the send-time check: %w", err)
 	}

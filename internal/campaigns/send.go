@@ -31,8 +31,12 @@ const (
 // uses the smallest that holds it, repeating its last row to fill it.
 var checkSizes = [...]int{1, 4, 16, checkMax}
 
-// checker holds the prepared send-time checks, one per size in checkSizes.
-type checker struct{ stmts [len(checkSizes)]*sql.Stmt }
+// checker holds the prepared send-time checks, one per size in checkSizes,
+// and the campaign's audience they test (JSON lists).
+type checker struct {
+	stmts        [len(checkSizes)]*sql.Stmt
+	topics, tags string
+}
 
 func (c *checker) Close() {
 	for _, s := range c.stmts {
@@ -196,12 +200,14 @@ func (r *runner) send(ctx context.Context, check *checker) {
 }
 
 // stale returns, by supporter, why each delivery must not go out now: the
-// supporter unsubscribed (or bounced, complained, was erased) or the address
-// was suppressed after the snapshot. Deliveries that may go are absent.
-// Every delivery given is checked, checkMax to a query.
+// supporter unsubscribed (or bounced, complained, was erased), left the
+// campaign's topics or lost its tags, or the address was suppressed after
+// the snapshot. Deliveries that may go are absent. Every delivery given is
+// checked, checkMax to a query.
 func (r *runner) stale(check *checker, ps []prepared) (map[string]string, error) {
 	verdicts := make(map[string]string)
-	var args [2 * checkMax]any
+	var args [2 + 2*checkMax]any
+	args[0], args[1] = check.topics, check.tags
 	for len(ps) > 0 {
 		chunk := ps[:min(len(ps), checkMax)]
 		ps = ps[len(chunk):]
@@ -216,9 +222,9 @@ func (r *runner) stale(check *checker, ps []prepared) (map[string]string, error)
 			if r.e.Hash != nil {
 				hash = r.e.Hash(j.Email)
 			}
-			args[2*i], args[2*i+1] = j.Supporter, hash
+			args[2+2*i], args[3+2*i] = j.Supporter, hash
 		}
-		if err := r.staleQuery(check.stmts[k], args[:2*size], verdicts); err != nil {
+		if err := r.staleQuery(check.stmts[k], args[:2+2*size], verdicts); err != nil {
 			return nil, err
 		}
 	}
@@ -233,8 +239,8 @@ func (r *runner) staleQuery(stmt *sql.Stmt, args []any, verdicts map[string]stri
 	defer rows.Close()
 	for rows.Next() {
 		var id, status string
-		var suppressed bool
-		if err := rows.Scan(&id, &status, &suppressed); err != nil {
+		var suppressed, inTopics, tagged bool
+		if err := rows.Scan(&id, &status, &suppressed, &inTopics, &tagged); err != nil {
 			return err
 		}
 		switch {
@@ -244,23 +250,41 @@ func (r *runner) staleQuery(stmt *sql.Stmt, args []any, verdicts map[string]stri
 			verdicts[id] = "supporter is " + status
 		case suppressed:
 			verdicts[id] = "address is suppressed"
+		case !inTopics:
+			verdicts[id] = "supporter left the campaign's topics"
+		case !tagged:
+			verdicts[id] = "supporter no longer has the campaign's tags"
 		}
 	}
 	return rows.Err()
 }
 
-// prepareCheck prepares the send-time checks on the read pool.
-func (r *runner) prepareCheck() (*checker, error) {
+// checkSQL is the send-time check of n deliveries (supporter id and address
+// hash each, after the campaign's topics and tags as JSON lists): status,
+// suppression, and the audience test of the snapshot (one of the topics
+// and, when the campaign has tags, one of them).
+func checkSQL(n int) string {
+	values := strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
+	return "WITH c(topics, tags) AS (VALUES (?, ?)), j(sid, hash) AS (VALUES " + values + ") " +
+		"SELECT j.sid, ifnull(s.status, ''), " +
+		"EXISTS(SELECT 1 FROM " + vocab.Suppressions + " x WHERE x.email_hash = j.hash), " +
+		"EXISTS(SELECT 1 FROM c, json_each(CASE WHEN json_valid(s.topics) THEN s.topics ELSE '[]' END) t " +
+		"WHERE t.value IN (SELECT value FROM json_each(c.topics))), " +
+		"(SELECT tags = '[]' FROM c) OR EXISTS(SELECT 1 FROM c, json_each(CASE WHEN json_valid(s.tags) THEN s.tags ELSE '[]' END) g " +
+		"WHERE g.value IN (SELECT value FROM json_each(c.tags))) " +
+		"FROM j LEFT JOIN " + vocab.Supporters + " s ON s.id = j.sid"
+}
+
+// prepareCheck prepares the send-time checks on the read pool for a
+// campaign's topics and tags.
+func (r *runner) prepareCheck(topics, tags []string) (*checker, error) {
 	db, err := rawDB(r.e.App.ConcurrentDB())
 	if err != nil {
 		return nil, err
 	}
-	c := &checker{}
+	c := &checker{topics: jsonList(topics), tags: jsonList(tags)}
 	for k, n := range checkSizes {
-		values := strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
-		stmt, err := db.Prepare("WITH j(sid, hash) AS (VALUES " + values + ") " +
-			"SELECT j.sid, ifnull(s.status, ''), EXISTS(SELECT 1 FROM " + vocab.Suppressions + " x WHERE x.email_hash = j.hash) " +
-			"FROM j LEFT JOIN " + vocab.Supporters + " s ON s.id = j.sid")
+		stmt, err := db.Prepare(checkSQL(n))
 		if err != nil {
 			c.Close()
 			return nil, err
