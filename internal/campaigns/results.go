@@ -9,7 +9,6 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
-	"supportercrm/internal/clip"
 	"supportercrm/internal/vocab"
 )
 
@@ -82,16 +81,19 @@ func (r *runner) recordBatch(batch []result) {
 }
 
 // Statements of record, in the deliveries table's and the campaigns
-// table's own names.
+// table's own names. A delivery is written only while still queued, and a
+// supporter marked bounced only from subscribed: a result never undoes what
+// happened meanwhile (an unsubscribe, an erasure).
 var (
 	updateDeliverySQL = "UPDATE " + vocab.Deliveries + " SET status = ?, attempts = ?, last_error = ?, message_id = ?, sent_at = ?, " +
-		"next_attempt_at = ?, updated = ? WHERE rowid = ? AND id = ?"
+		"next_attempt_at = ?, updated = ? WHERE rowid = ? AND id = ? AND status = '" + vocab.DeliveryQueued + "'"
 	updateByIDSQL = "UPDATE " + vocab.Deliveries + " SET status = ?, attempts = ?, last_error = ?, message_id = ?, sent_at = ?, " +
-		"next_attempt_at = ?, updated = ? WHERE id = ?"
+		"next_attempt_at = ?, updated = ? WHERE id = ? AND status = '" + vocab.DeliveryQueued + "'"
 	updateCountersSQL = "UPDATE " + vocab.Campaigns + " SET sent = sent + ?, failed = failed + ?, bounced = bounced + ?, " +
 		"skipped = skipped + ?, updated = ? WHERE id = ?"
-	bounceSupporterSQL = "UPDATE " + vocab.Supporters + " SET status = ?, bounce_count = bounce_count + 1, updated = ? WHERE id = ?"
-	suppressSQL        = "INSERT OR IGNORE INTO " + vocab.Suppressions + " (id, email_hash, reason, note, created) " +
+	bounceSupporterSQL = "UPDATE " + vocab.Supporters + " SET status = ?, bounce_count = bounce_count + 1, updated = ? " +
+		"WHERE id = ? AND status = '" + vocab.StatusSubscribed + "'"
+	suppressSQL = "INSERT OR IGNORE INTO " + vocab.Suppressions + " (id, email_hash, reason, note, created) " +
 		"VALUES (substr(lower(hex(randomblob(8))), 1, 15), ?, ?, ?, ?)"
 )
 
@@ -134,43 +136,47 @@ func (r *runner) record(batch []result) (err error) {
 	var counts struct{ sent, failed, bounced, skipped int }
 	for _, res := range batch {
 		status, sentAt, next := vocab.DeliveryQueued, "", ""
+		var count *int
 		switch res.kind {
 		case untouched:
 			continue
 		case sent:
-			status, sentAt = vocab.DeliverySent, now
+			status, sentAt, count = vocab.DeliverySent, now, &counts.sent
 			res.Attempts++
-			counts.sent++
 		case retry:
 			next = res.next.UTC().Format(types.DefaultDateLayout)
 		case failed:
-			status = vocab.DeliveryFailed
-			counts.failed++
+			status, count = vocab.DeliveryFailed, &counts.failed
 		case bounced:
-			status = vocab.DeliveryBounced
-			counts.bounced++
+			status, count = vocab.DeliveryBounced, &counts.bounced
 		case skipped:
-			status = vocab.DeliverySkipped
-			counts.skipped++
+			status, count = vocab.DeliverySkipped, &counts.skipped
 		}
 		var done sql.Result
 		if done, err = update.ExecContext(ctx, status, res.Attempts, res.err, res.messageID, sentAt, next, now, res.RowID, res.ID); err != nil {
 			return err
 		}
-		if n, _ := done.RowsAffected(); n == 0 { // the row moved (VACUUM renumbers rowids)
+		n, _ := done.RowsAffected()
+		if n == 0 { // the row moved (VACUUM renumbers rowids), or is gone or done
 			if byID == nil {
 				byID = tx.StmtContext(ctx, byIDStmt)
 			}
-			if _, err = byID.ExecContext(ctx, status, res.Attempts, res.err, res.messageID, sentAt, next, now, res.ID); err != nil {
+			if done, err = byID.ExecContext(ctx, status, res.Attempts, res.err, res.messageID, sentAt, next, now, res.ID); err != nil {
 				return err
 			}
+			if n, _ = done.RowsAffected(); n == 0 {
+				continue // nothing to count: another result was written first
+			}
+		}
+		if count != nil {
+			*count++
 		}
 		if res.hard {
 			if _, err = tx.ExecContext(ctx, bounceSupporterSQL, vocab.StatusBounced, now, res.Supporter); err != nil {
 				return err
 			}
 			if r.e.Hash != nil {
-				note := clip.Runes("campaign "+r.id+": "+res.err, 1000)
+				note := "campaign " + r.id + ": " + res.note // codes only: the server's text names the recipient
 				if _, err = tx.ExecContext(ctx, suppressSQL, r.e.Hash(res.Email), vocab.SuppressHardBounce, note, now); err != nil {
 					return err
 				}

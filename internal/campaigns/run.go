@@ -44,8 +44,9 @@ type result struct {
 	job
 	kind      int
 	messageID string
-	err       string
-	hard      bool // 5.1.x: suppress the address
+	err       string // last_error: never the address
+	hard      bool   // 5.1.x: suppress the address
+	note      string // a bounce's reply codes ("550 5.1.1"), for the suppression
 	next      time.Time
 }
 

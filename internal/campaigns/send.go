@@ -166,29 +166,34 @@ func (r *runner) send(ctx context.Context, check *checker) {
 			var err error
 			if conn, err = r.e.Dial(ctx); err != nil {
 				conn = nil
-				r.relayDown(err)
-				r.done(p, result{job: j, kind: untouched})
-				sleep(ctx, backoff)
-				backoff = min(2*backoff, 5*time.Second)
+				r.notSent(ctx, p, err, &backoff)
 				continue
 			}
 		}
 		err := conn.Send(context.WithoutCancel(ctx), p.msg)
-		if err == nil {
+		if err == nil { // the relay accepted it, whatever became of the connection after
 			r.downNS.Store(0)
 			r.refusals.accepted()
 			backoff = 100 * time.Millisecond
 			r.done(p, result{job: j, kind: sent, messageID: p.msg.MessageID})
 			continue
 		}
-		if mailsend.IsConnectionError(err) {
+		f := mailsend.Classify(err)
+		if f.NotSent {
 			conn.Close()
 			conn = nil
-			r.relayDown(err)
+			r.notSent(ctx, p, err, &backoff)
+			continue
 		}
-		res := r.failure(j, err)
-		if res.kind != bounced {
-			r.refused(j.ID, err)
+		why := withoutAddress(err.Error(), j.Email)
+		if !f.Unsendable && mailsend.IsConnectionError(err) {
+			conn.Close()
+			conn = nil
+			r.relayDown(why)
+		}
+		res := r.failure(j, f, why)
+		if res.kind == retry || (res.kind == failed && !f.Unsendable) {
+			r.refused(j.ID, why)
 			if r.paused.Load() {
 				// The campaign paused over the relay's trouble: this
 				// refusal doesn't use up one of the delivery's attempts.
@@ -197,6 +202,18 @@ func (r *runner) send(ctx context.Context, check *checker) {
 		}
 		r.done(p, res)
 	}
+}
+
+// notSent handles a message that never reached the relay (it could not be
+// dialled, or the session failed before the message was handed over): the
+// delivery stays queued as it was, using no attempt, the relay counts as
+// down, and this connection waits a little longer each time before its next
+// try.
+func (r *runner) notSent(ctx context.Context, p prepared, err error, backoff *time.Duration) {
+	r.relayDown(err.Error())
+	r.done(p, result{job: p.job, kind: untouched})
+	sleep(ctx, *backoff)
+	*backoff = min(2**backoff, 5*time.Second)
 }
 
 // stale returns, by supporter, why each delivery must not go out now: the
