@@ -2,6 +2,7 @@ package mailsend
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/textproto"
 	"strconv"
@@ -72,8 +73,9 @@ func (f Failure) HardBounce() bool {
 	return !f.Temporary && strings.HasPrefix(f.Enhanced, "5.1.")
 }
 
-// Classify reads a send error. Errors that carry no SMTP reply (network
-// failures, timeouts) are temporary.
+// Classify reads a send error: mailsend's own *Error, go-mail's SendError
+// by its reason and reply code, a bare SMTP reply, and anything else as a
+// temporary failure without a reply.
 func Classify(err error) Failure {
 	if err == nil {
 		return Failure{}
@@ -83,44 +85,113 @@ func Classify(err error) Failure {
 		if me.Unsendable {
 			return Failure{Unsendable: true, Reason: me.Reason}
 		}
-		f := Failure{NotSent: true, Temporary: true, Reason: me.Reason}
-		var te *textproto.Error
-		if errors.As(me.Err, &te) {
-			f.Code = te.Code
-		}
+		f := Classify(me.Err)
+		f.NotSent, f.Temporary, f.Reason = true, true, me.Reason
 		return f
 	}
 	var se *gomail.SendError
 	if errors.As(err, &se) {
-		code := se.ErrorCode()
-		switch {
-		case code >= 500:
-			return Failure{Temporary: false, Code: code, Enhanced: se.EnhancedStatusCode()}
-		case code >= 400:
-			return Failure{Temporary: true, Code: code, Enhanced: se.EnhancedStatusCode()}
+		if reason, ok := unsendable[se.Reason]; ok {
+			return Failure{Unsendable: true, Reason: reason}
 		}
-		return Failure{Temporary: true, Code: code, Enhanced: se.EnhancedStatusCode()}
+		f := reply(se.ErrorCode(), se.EnhancedStatusCode())
+		f.NotSent = beforeHandOver(se)
+		return f
 	}
-	return Failure{Temporary: true}
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return reply(te.Code, enhancedCode(te.Msg))
+	}
+	return Failure{Temporary: true, Reason: noReply}
+}
+
+const noReply = "no reply from the relay"
+
+// unsendable are the go-mail reasons that lie in the message itself.
+var unsendable = map[gomail.SendErrReason]string{
+	gomail.ErrGetSender:   "the message has no sender address",
+	gomail.ErrGetRcpts:    "the message has no recipient address",
+	gomail.ErrNoUnencoded: "the relay does not take unencoded 8-bit content",
+}
+
+// reply classifies an SMTP reply code: 5xx is permanent, anything else
+// (4xx, or no reply at all) temporary.
+func reply(code int, enhanced string) Failure {
+	switch {
+	case code >= 500 && code < 600:
+		return Failure{Code: code, Enhanced: enhanced}
+	case code == 0:
+		return Failure{Temporary: true, Reason: noReply}
+	}
+	return Failure{Temporary: true, Code: code, Enhanced: enhanced}
+}
+
+// enhancedCode returns the RFC 3463 code that starts an SMTP reply text.
+func enhancedCode(text string) string {
+	code, _, _ := strings.Cut(text, " ")
+	parts := strings.Split(code, ".")
+	if len(parts) != 3 || len(parts[0]) != 1 || !strings.Contains("245", parts[0]) {
+		return ""
+	}
+	for _, p := range parts[1:] {
+		if _, err := strconv.Atoi(p); err != nil || len(p) > 3 {
+			return ""
+		}
+	}
+	return code
+}
+
+// beforeHandOver reports a SendError from before the relay saw any of the
+// message: the connection check (NOOP) failed, or MAIL FROM got 421 (the
+// relay is closing, e.g. at its limit per connection) or no reply.
+func beforeHandOver(err error) bool {
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Reason {
+	case gomail.ErrConnCheck:
+		return true
+	case gomail.ErrSMTPMailFrom:
+		return se.ErrorCode() == 0 || se.ErrorCode() == 421
+	}
+	return false
 }
 
 // IsConnectionError reports whether err means the connection is unusable
-// (refused, reset, closed, timed out) rather than a refusal of one message.
+// (refused, reset, closed, timed out, 421, no reply to a command, cut
+// mid-message) rather than a refusal of one message. Other errors keep the
+// connection.
 func IsConnectionError(err error) bool {
 	if err == nil {
 		return false
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
+	var me *Error
+	if errors.As(err, &me) {
+		return !me.Unsendable
 	}
 	var se *gomail.SendError
 	if errors.As(err, &se) {
+		if _, ok := unsendable[se.Reason]; ok {
+			return false
+		}
 		switch se.Reason {
-		case gomail.ErrConnCheck, gomail.ErrSMTPReset:
+		case gomail.ErrConnCheck, gomail.ErrWriteContent:
 			return true
 		}
 		return se.ErrorCode() == 0 || se.ErrorCode() == 421
 	}
-	return true
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return te.Code == 421
+	}
+	var ne net.Error
+	var pe textproto.ProtocolError
+	return errors.As(err, &ne) || errors.As(err, &pe) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
+// notSent wraps a failure from before the hand-over.
+func notSent(err error) error {
+	return &Error{Reason: "the relay could not be reached or refused the session; the message was not handed over", Err: err}
 }

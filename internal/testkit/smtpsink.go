@@ -26,12 +26,13 @@ import (
 
 // Mail is one message the sink accepted.
 type Mail struct {
-	From   string
-	To     []string
-	Header mail.Header
-	Text   string
-	HTML   string
-	Raw    []byte
+	From     string
+	To       []string
+	SMTPUTF8 bool // MAIL FROM carried SMTPUTF8 (RFC 6531)
+	Header   mail.Header
+	Text     string
+	HTML     string
+	Raw      []byte
 }
 
 // SMTPSink is an SMTP server on 127.0.0.1 that stores every message. It is
@@ -209,12 +210,13 @@ type session struct {
 	conn   *relayConn
 	authed bool
 	from   string
+	utf8   bool
 	to     []string
 }
 
-func (s *session) Reset()        { s.from, s.to = "", nil }
+func (s *session) Reset()        { s.from, s.utf8, s.to = "", false, nil }
 func (s *session) Logout() error { return nil }
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.sink.opts.Username != "" && !s.authed {
 		return smtp.ErrAuthRequired
 	}
@@ -225,7 +227,7 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	if f, ok := s.sink.fault(AtMail); ok {
 		return s.conn.inject(f)
 	}
-	s.from = from
+	s.from, s.utf8 = from, opts != nil && opts.UTF8
 	return nil
 }
 
@@ -261,7 +263,7 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	m.From, m.To = s.from, slices.Clone(s.to)
+	m.From, m.To, m.SMTPUTF8 = s.from, slices.Clone(s.to), s.utf8
 	s.sink.mu.Lock()
 	s.sink.mails = append(s.sink.mails, m)
 	s.sink.mu.Unlock()
