@@ -255,7 +255,8 @@ func (c *Compiled) renderInto(r Recipient, b *msgBufs) (Message, error) {
 		{c.text, &b.text, &m.Text, "body (text)"},
 	} {
 		step.buf.Reset()
-		if err := step.t.Execute(budgetedWriter{step.buf, d}, d); err != nil {
+		d.out.buf = step.buf
+		if err := step.t.Execute(&d.out, d); err != nil {
 			return Message{}, fmt.Errorf("%s: %w", step.what, renderError(err))
 		}
 		*step.out = unsafe.String(unsafe.SliceData(step.buf.Bytes()), step.buf.Len())

@@ -33,33 +33,35 @@ var (
 )
 
 // renderData is what the templates execute on: the recipient's fields, and
-// the render's budget, which only the budgeted functions below can reach.
+// the render's budget, which only the writer and the budgeted functions
+// below can reach.
 type renderData struct {
 	Recipient
-	written, made int // bytes left to write, and to make in values
-	writes        int
-	deadline      time.Time
+	out  budgetedWriter
+	made int // bytes left to make in values
 }
 
 func newRenderData(r Recipient) *renderData {
-	return &renderData{Recipient: r, written: MaxRenderSize, made: MaxRenderSize, deadline: time.Now().Add(renderTimeout)}
+	return &renderData{Recipient: r, made: MaxRenderSize,
+		out: budgetedWriter{left: MaxRenderSize, deadline: time.Now().Add(renderTimeout)}}
 }
 
-// budgetedWriter writes into a buffer what the render's budget allows, and
-// ends the render once it has run for renderTimeout. Every loop body starts
-// with an empty write (limit), so a loop that writes nothing is timed too.
+// budgetedWriter writes into buf what the render's budget allows, and ends
+// the render once it has run for renderTimeout. Every loop body starts with
+// an empty write (limit), so a loop that writes nothing is timed too.
 type budgetedWriter struct {
-	buf *bytes.Buffer
-	d   *renderData
+	buf      *bytes.Buffer
+	left     int // bytes left to write
+	writes   int
+	deadline time.Time
 }
 
-func (w budgetedWriter) Write(p []byte) (int, error) {
-	d := w.d
-	if len(p) > d.written {
+func (w *budgetedWriter) Write(p []byte) (int, error) {
+	if len(p) > w.left {
 		return 0, ErrTooLarge
 	}
-	d.written -= len(p)
-	if d.writes++; d.writes%256 == 0 && time.Now().After(d.deadline) {
+	w.left -= len(p)
+	if w.writes++; w.writes%256 == 0 && time.Now().After(w.deadline) {
 		return 0, ErrTooSlow
 	}
 	return w.buf.Write(p)
