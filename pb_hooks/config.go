@@ -32,9 +32,11 @@ type Config struct {
 	// Campaigns tunes sending (env CRM_SMTP_CONNECTIONS, CRM_SEND_RATE,
 	// CRM_UNSUBSCRIBE_MAILTO).
 	Campaigns campaigns.Config
-	// DKIM signs every outgoing message when set (env CRM_DKIM_DOMAIN,
-	// CRM_DKIM_SELECTOR, CRM_DKIM_KEY_FILE).
-	DKIM *mailsend.DKIM
+	// SMTP holds DKIM, which signs every outgoing message when set (env
+	// CRM_DKIM_DOMAIN, CRM_DKIM_SELECTOR, CRM_DKIM_KEY_FILE), and the
+	// connection limits (env CRM_SMTP_IDLE_TIMEOUT,
+	// CRM_SMTP_MESSAGES_PER_CONNECTION).
+	SMTP outbox.Connections
 	// Facebook is the events sync (env FACEBOOK_*).
 	Facebook FacebookConfig
 	// PendingRetention is how long a signup that was never confirmed is kept
@@ -52,6 +54,9 @@ func ConfigFromEnv() (Config, error) {
 	}
 	var err error
 	if c.Facebook, err = facebookFromEnv(); err != nil {
+		return c, err
+	}
+	if c.SMTP, err = outbox.ConnectionsFromEnv(); err != nil {
 		return c, err
 	}
 	if v := os.Getenv("CRM_SMTP_CONNECTIONS"); v != "" {
@@ -79,7 +84,7 @@ func ConfigFromEnv() (Config, error) {
 		if err != nil {
 			return c, fmt.Errorf("CRM_DKIM_KEY_FILE: %w", err)
 		}
-		if c.DKIM, err = mailsend.LoadDKIM(os.Getenv("CRM_DKIM_DOMAIN"), os.Getenv("CRM_DKIM_SELECTOR"), pem); err != nil {
+		if c.SMTP.DKIM, err = mailsend.LoadDKIM(os.Getenv("CRM_DKIM_DOMAIN"), os.Getenv("CRM_DKIM_SELECTOR"), pem); err != nil {
 			return c, fmt.Errorf("CRM_DKIM_*: %w", err)
 		}
 	}

@@ -42,9 +42,10 @@ func Register(app core.App, cfg Config) error {
 	topics := signup.NewTopicCache(app)
 	writes := groupcommit.New(app, 64)
 	signup.BindGuards(app)
+	outbox.BindSenderCheck(app)
 
 	cfg.Outbox.Suppressed = signup.IsSuppressed
-	dial := outbox.DialSettings(app, cfg.DKIM)
+	dial := outbox.DialSettings(app, &cfg.SMTP)
 	worker := outbox.NewWorker(app, cfg.Outbox, dial)
 	bindPrivacy(app, cfg, signer, set, identity.Get, worker.Wake)
 	alert := func(subject, text string) { alertStaff(app, subject, text) }

@@ -171,12 +171,12 @@ func (c *Conn) Send(ctx context.Context, m *Message) error {
 			return fmt.Errorf("dkim signing failed: %w", err)
 		}
 	}
-	utf8 := !ascii(m.From.Address) || !ascii(m.To.Address)
+	needUTF8 := !ascii(m.From.Address) || !ascii(m.To.Address)
 	for range 2 {
 		if err = c.ready(ctx); err != nil {
 			continue
 		}
-		if ok, _ := c.sc.Extension("SMTPUTF8"); utf8 && !ok {
+		if ok, _ := c.sc.Extension("SMTPUTF8"); needUTF8 && !ok {
 			return &Error{Unsendable: true, Reason: "the relay does not offer SMTPUTF8, needed for this address"}
 		}
 		if err = c.transact(msg); err == nil || !beforeHandOver(err) {
