@@ -17,7 +17,7 @@ import (
 // The real binary sends through a relay that misbehaves as real ones do
 // (a first-attempt 451 for one address in ten, the line dropped after its
 // 250 to every 13th message, 421 to every 17th RSET, connections closed
-// after 500 ms idle, which the 30 s wait before a retry always passes), is
+// after 2 s idle, which the 30 s wait before a retry always passes), is
 // stopped in the middle of the campaign, then restarted: after SIGKILL
 // nobody is missed and duplicates stay within the in-flight limit; after
 // SIGTERM there are none, and every attempt recorded is one the relay saw.
@@ -37,7 +37,7 @@ func testCampaignStop(t *testing.T, sig syscall.Signal, maxDuplicates int) {
 	bin := buildBinary(t)
 	dataDir := t.TempDir()
 	addr := freeAddr(t)
-	sink := testkit.NewRelay(t, testkit.RelayOptions{IdleTimeout: 500 * time.Millisecond})
+	sink := testkit.NewRelay(t, testkit.RelayOptions{IdleTimeout: 2 * time.Second})
 	sink.SetPolicy(func(rcpt string, attempt int) error {
 		if attempt == 1 && crc32.ChecksumIEEE([]byte(rcpt))%10 == 0 {
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}

@@ -31,7 +31,8 @@ func TestOversizedRenderIsAClearErrorEverywhere(t *testing.T) {
 	sups := seed(t, env, 2)
 
 	peak := testkit.StartPeak()
-	status, _, body := apiCreate(t, env, comms, map[string]any{"status": vocab.CampaignScheduled, "body": bomb})
+	status, _, body := apiCreate(t, env, comms, map[string]any{"status": vocab.CampaignScheduled, "body": bomb,
+		"send_at": time.Now().UTC().Format("2006-01-02 15:04:05.000Z")})
 	if mb := peak.Stop(); mb > 64 {
 		t.Errorf("the save held %.0f MB", mb)
 	}
