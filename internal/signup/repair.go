@@ -43,9 +43,9 @@ const (
 
 // RepairMisreadAddresses finds the addresses stored before NormalizeEmail
 // refused their shape (encoded words, display names, comments, quotes,
-// capitals, invisible characters: see Misread), in supporters and in mail
+// capitals, invisible characters: see misread), in supporters and in mail
 // still queued to them, and works out the address each really reaches
-// (Reaches). Where that address is suppressed, was erased, or belongs to a
+// (reaches). Where that address is suppressed, was erased, or belongs to a
 // supporter who unsubscribed, bounced or complained, or can't be told, the
 // stored shape is suppressed too and queued outbox mail to it cancelled,
 // so it is never mailed. Every such supporter keeps its status and gets the
@@ -70,7 +70,7 @@ type repair struct {
 }
 
 // oddExp preselects, in SQL, addresses with a character outside the usual
-// ones; Misread then judges them exactly.
+// ones; misread then judges them exactly.
 func oddExp(col string) dbx.Expression {
 	return dbx.NewExp("[[" + col + "]] GLOB '*[^a-z0-9.@_+-]*'")
 }
@@ -89,7 +89,7 @@ func (r *repair) supporters() error {
 		return err
 	}
 	for _, s := range rows {
-		if !Misread(s.Email) {
+		if !misread(s.Email) {
 			continue
 		}
 		stop, why, err := r.judge(s.Email)
@@ -116,7 +116,7 @@ func (r *repair) supporters() error {
 
 // judge says whether mail to a misread address must stop, and why.
 func (r *repair) judge(stored string) (bool, string, error) {
-	addr, ok := Reaches(stored)
+	addr, ok := reaches(stored)
 	if !ok {
 		return true, "nobody can tell which address mail to it reaches", nil
 	}
@@ -200,7 +200,7 @@ func (r *repair) outbox() error {
 		return err
 	}
 	for _, m := range rows {
-		if !Misread(m.To) {
+		if !misread(m.To) {
 			continue
 		}
 		if stop, _, err := r.judge(m.To); err != nil {
@@ -227,7 +227,7 @@ func (r *repair) deliveries() error {
 		return err
 	}
 	for _, e := range emails {
-		if !Misread(e) {
+		if !misread(e) {
 			continue
 		}
 		if stop, _, err := r.judge(e); err != nil {
