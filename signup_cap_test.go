@@ -69,8 +69,8 @@ func TestConfirmationCapSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer app.ClearBootstrap()
-	for _, c := range []string{vocab.Outbox, vocab.Supporters} {
-		recs, err := app.FindAllRecords(c)
+	for c, filter := range map[string]string{vocab.Outbox: "kind = 'confirm'", vocab.Supporters: ""} {
+		recs, err := app.FindRecordsByFilter(c, filter, "", 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
