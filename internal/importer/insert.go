@@ -16,8 +16,8 @@ import (
 // model and record hooks: together those were most of an import's time.
 // That is safe because every value was checked by parse, more strictly than
 // the field validators, and the only create hooks on these collections
-// check what parse guarantees: a normalised address (signup.BindGuards) and
-// a consent row naming its supporter. A new create hook on supporters or
+// check what parse guarantees: a normalised address and clean names
+// (signup.BindGuards) and a consent row naming its supporter. A new create hook on supporters or
 // consents must be mirrored here.
 type inserter struct {
 	tx    core.App
