@@ -33,21 +33,41 @@ import (
 //	GOTOOLCHAIN=go1.27.3 go test . -run '^$' -bench BinaryCampaign -benchtime 1x -timeout 30m
 //
 // SUPPORTERCRM_BENCH_SIZES=20000,100000 (comma-separated) sets the sizes
-// (default 20000).
+// (default 20000); SUPPORTERCRM_BENCH_CONNS the connections of both senders
+// (default 8); SUPPORTERCRM_BENCH_LATENCY=20ms puts both behind a proxy that
+// delays every read that much each way (a relay that is not on loopback).
 func BenchmarkBinaryCampaign(b *testing.B) {
 	sizes := benchSizes(b, 20000)
+	conns := 8
+	if env := os.Getenv("SUPPORTERCRM_BENCH_CONNS"); env != "" {
+		var err error
+		if conns, err = strconv.Atoi(env); err != nil || conns <= 0 {
+			b.Fatalf("SUPPORTERCRM_BENCH_CONNS: bad count %q", env)
+		}
+	}
+	var latency time.Duration
+	if env := os.Getenv("SUPPORTERCRM_BENCH_LATENCY"); env != "" {
+		var err error
+		if latency, err = time.ParseDuration(env); err != nil {
+			b.Fatalf("SUPPORTERCRM_BENCH_LATENCY: %v", err)
+		}
+	}
 	bin := buildBinary(b)
 	content := testkit.BenchContent()
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("recipients=%d", n), func(b *testing.B) {
 			for range b.N {
 				sink := testkit.StartBenchSink(b)
+				port := sink.Port
+				if latency > 0 {
+					port = testkit.StartLatencyProxy(b, sink.Port, latency).Port
+				}
 				dataDir := b.TempDir()
 				addr := freeAddr(b)
-				configure(b, dataDir, "http://"+addr, sink.Port, nil)
+				configure(b, dataDir, "http://"+addr, port, nil)
 				imp := runBin(b, bin, dataDir, "import", "supporters", writeSupportersCSV(b, n))
 				runBin(b, bin, dataDir, "superuser", "upsert", "bench@example.org", "bench-passphrase-1")
-				srv := start(b, bin, dataDir, addr, "CRM_SMTP_CONNECTIONS=8")
+				srv := start(b, bin, dataDir, addr, "CRM_SMTP_CONNECTIONS="+strconv.Itoa(conns))
 
 				api := restClient{b: b, base: "http://" + addr}
 				api.login("bench@example.org", "bench-passphrase-1")
@@ -63,7 +83,7 @@ func BenchmarkBinaryCampaign(b *testing.B) {
 				srv.Process.Signal(syscall.SIGTERM)
 				srv.Wait()
 
-				bare := testkit.BareSend(b, sink.Port, 8, n, content)
+				bare := testkit.BareSend(b, port, conns, n, content)
 				sink.Expect(b, 2*n)
 
 				campaignRate := float64(n) / last.Sub(sendAt).Seconds()
@@ -74,9 +94,9 @@ func BenchmarkBinaryCampaign(b *testing.B) {
 				b.ReportMetric(campaignRate/bareRate, "ratio")
 				b.ReportMetric(float64(start.Milliseconds()), "start-ms")
 				b.ReportMetric(rss, "peak-RSS-MB")
-				fmt.Printf("SUMMARY binary recipients=%d sink=%s campaign=%.0f msgs/s bare=%.0f msgs/s ratio=%.2f (target >= 0.80) "+
+				fmt.Printf("SUMMARY binary recipients=%d conns=%d latency=%s sink=%s campaign=%.0f msgs/s bare=%.0f msgs/s ratio=%.2f (target >= 0.80) "+
 					"start=%s (target <= 1s) serve-peak-RSS=%.0f MB; import %s, import-peak-RSS=%.0f MB\n",
-					n, sink.Name, campaignRate, bareRate, campaignRate/bareRate, start.Round(time.Millisecond), rss,
+					n, conns, latency, sink.Name, campaignRate, bareRate, campaignRate/bareRate, start.Round(time.Millisecond), rss,
 					imp.took.Round(10*time.Millisecond), imp.peakMB)
 			}
 		})
