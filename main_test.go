@@ -98,7 +98,7 @@ var (
 )
 
 // buildBinary builds the app once per test run.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "supportercrm-bin")
@@ -121,7 +121,7 @@ func buildBinary(t *testing.T) string {
 
 // configure prepares a data dir as an admin would in the dashboard: app URL
 // and SMTP relay; more, when given, adds data.
-func configure(t *testing.T, dataDir, appURL string, smtpPort int, more func(app core.App)) {
+func configure(t testing.TB, dataDir, appURL string, smtpPort int, more func(app core.App)) {
 	t.Helper()
 	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dataDir})
 	if err := app.Bootstrap(); err != nil {
@@ -144,7 +144,7 @@ func configure(t *testing.T, dataDir, appURL string, smtpPort int, more func(app
 	}
 }
 
-func start(t *testing.T, bin, dataDir, addr string, env ...string) *exec.Cmd {
+func start(t testing.TB, bin, dataDir, addr string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--dir", dataDir, "--http", addr)
 	cmd.Env = append(append(os.Environ(), "CRM_MIN_SUBMIT_SECONDS=0"), env...)
@@ -174,7 +174,7 @@ func serveUntilHealthy(t *testing.T, cmd *exec.Cmd, addr string) {
 	t.Fatalf("server did not start:\n%s", log)
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -3,36 +3,23 @@
 package campaigns_test
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/mail"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-	gomail "github.com/wneessen/go-mail"
 
 	"supportercrm/internal/campaigns"
-	"supportercrm/internal/charity"
-	"supportercrm/internal/mailsend"
 	"supportercrm/internal/testkit"
 	"supportercrm/internal/vocab"
 	"supportercrm/pb_hooks"
-	"supportercrm/templates"
 )
 
 // benchConns is the SMTP connection count of both senders, as in the design.
@@ -66,7 +53,7 @@ const benchConns = 8
 // writes a CPU profile of each timed run alone (no setup or
 // seeding) to DIR/engine-N.prof and DIR/bare-N.prof.
 func BenchmarkSend(b *testing.B) {
-	content := benchContent()
+	content := testkit.BenchContent()
 	peaks := map[int]float64{}
 	sizes := []int{10000, 100000}
 	if env := os.Getenv("SUPPORTERCRM_BENCH_SIZES"); env != "" {
@@ -120,12 +107,12 @@ type benchResult struct {
 // benchEngine runs b.N campaigns of n recipients through the real engine.
 func benchEngine(b *testing.B, n int, content campaigns.Content) benchResult {
 	b.StopTimer()
-	sink := startBenchSink(b)
+	sink := testkit.StartBenchSink(b)
 	env := testkit.Start(b, testkit.Options{Configure: func(c *pb_hooks.Config) {
 		c.Campaigns = campaigns.Config{Connections: benchConns, PerSecond: 0}
 	}})
 	s := env.App.Settings()
-	s.SMTP.Port = sink.port
+	s.SMTP.Port = sink.Port
 	if err := env.App.Save(s); err != nil {
 		b.Fatal(err)
 	}
@@ -163,80 +150,41 @@ func benchEngine(b *testing.B, n int, content campaigns.Content) benchResult {
 			b.Fatalf("campaign sent counter %d, total %d, sent deliveries %d; want %d", done.GetInt("sent"), done.GetInt("total"), sent, n)
 		}
 	}
-	sink.expect(b, b.N*n)
+	sink.Expect(b, b.N*n)
 	rate := float64(b.N*n) / elapsed.Seconds()
 	b.ReportMetric(rate, "msgs/s")
 	b.ReportMetric(peak, "peak-MB")
 	b.ReportMetric(float64(start.Microseconds())/1000/float64(b.N), "start-ms")
 	perMsg := float64(cpu.Microseconds()) / float64(b.N*n)
 	b.ReportMetric(perMsg, "cpu-us/msg")
-	return benchResult{rate: rate, peakMB: peak, cpuPerMsg: perMsg, sink: sink.name}
+	return benchResult{rate: rate, peakMB: peak, cpuPerMsg: perMsg, sink: sink.Name}
 }
 
 // benchBare sends b.N×n pre-built messages over 8 plain go-mail clients.
 func benchBare(b *testing.B, n int, content campaigns.Content) benchResult {
 	b.StopTimer()
-	sink := startBenchSink(b)
-	// Each worker gets its own few messages (a go-mail Msg is not safe for
-	// concurrent sends); building n of them would only measure memory.
-	const perWorker = 32
-	msgs := buildBareMessages(b, content, benchConns*perWorker)
-
+	sink := testkit.StartBenchSink(b)
 	var elapsed, cpu time.Duration
 	var peak float64
 	for range b.N {
 		mem := testkit.StartPeak()
-		var next, ok atomic.Int64
-		var firstErr atomic.Value
-		var wg sync.WaitGroup
 		prof := startProfile(b, fmt.Sprintf("bare-%d", n))
 		cpu0 := cpuTime()
 		b.StartTimer()
-		t0 := time.Now()
-		for w := range benchConns {
-			wg.Go(func() {
-				client, err := gomail.NewClient("127.0.0.1", gomail.WithPort(sink.port), gomail.WithTimeout(15*time.Second),
-					gomail.WithTLSPolicy(gomail.TLSOpportunistic))
-				if err == nil {
-					err = client.DialWithContext(context.Background())
-				}
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				defer client.Close()
-				mine := msgs[w*perWorker : (w+1)*perWorker]
-				for {
-					i := next.Add(1) - 1
-					if i >= int64(n) {
-						return
-					}
-					if err := client.Send(mine[i%perWorker]); err != nil {
-						firstErr.CompareAndSwap(nil, err)
-						continue
-					}
-					ok.Add(1)
-				}
-			})
-		}
-		wg.Wait()
-		took := time.Since(t0)
+		took := testkit.BareSend(b, sink.Port, benchConns, n, content)
 		b.StopTimer()
 		cpu += cpuTime() - cpu0
 		prof()
 		peak = max(peak, mem.Stop())
 		elapsed += took
-		if got := ok.Load(); got != int64(n) {
-			b.Fatalf("bare sender delivered %d of %d (first error: %v)", got, n, firstErr.Load())
-		}
 	}
-	sink.expect(b, b.N*n)
+	sink.Expect(b, b.N*n)
 	rate := float64(b.N*n) / elapsed.Seconds()
 	b.ReportMetric(rate, "msgs/s")
 	b.ReportMetric(peak, "peak-MB")
 	perMsg := float64(cpu.Microseconds()) / float64(b.N*n)
 	b.ReportMetric(perMsg, "cpu-us/msg")
-	return benchResult{rate: rate, peakMB: peak, cpuPerMsg: perMsg, sink: sink.name}
+	return benchResult{rate: rate, peakMB: peak, cpuPerMsg: perMsg, sink: sink.Name}
 }
 
 // startProfile starts a CPU profile of one timed run when
@@ -267,76 +215,6 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// benchContent is a typical newsletter: a personalised heading, a few
-// sections of prose with links, a list, and the unsubscribe link; with the
-// default layout it renders to about 8 KB of HTML.
-func benchContent() campaigns.Content {
-	var body strings.Builder
-	body.WriteString("# Dear {{.FirstName}}, here is our spring update\n\n")
-	sections := []string{"The new safe house", "Volunteers in Leeds", "Our summer appeal", "What your gifts did", "Dates for your diary"}
-	for i, title := range sections {
-		fmt.Fprintf(&body, "## %s\n\n", title)
-		body.WriteString("The new safe house opened this month, with six bedrooms, a shared kitchen and a garden that volunteers " +
-			"cleared over three weekends. Families who stayed with us in the winter have already moved in, and the first " +
-			"children started at the school round the corner last Monday. None of it happens without people like you.\n\n")
-		body.WriteString("Our caseworkers answered more calls this quarter than in any quarter before, and the helpline now runs " +
-			"until ten every evening. [Read the full report](https://lanternhouse.org.uk/reports/spring-" + strconv.Itoa(i) + ") " +
-			"to see where every pound went, or [watch the short film](https://lanternhouse.org.uk/films/" + strconv.Itoa(i) + ") " +
-			"our volunteers made about the move.\n\n")
-		body.WriteString("- Forty-two families supported since January\n- Nine new volunteers trained in March\n" +
-			"- One new partnership with the local housing association\n\n")
-	}
-	body.WriteString("Thank you, {{.FirstName}}. [Not for you any more? Unsubscribe]({{.UnsubscribeURL}}) or " +
-		"[choose what you receive]({{.PreferencesURL}}).\n")
-	return campaigns.Content{
-		Subject:   "Spring news for {{.FirstName}}",
-		Preheader: "The new safe house is open, and what your gifts did this spring",
-		Body:      body.String(),
-		Format:    vocab.FormatMarkdown,
-	}
-}
-
-// buildBareMessages renders the content for k recipients with fixed links
-// and builds them as go-mail messages, as the engine would send them.
-func buildBareMessages(b *testing.B, content campaigns.Content, k int) []*gomail.Msg {
-	id := charity.Identity{Name: "Lanternhouse Trust", Number: "1234567", Address: "PO Box 4127, Leeds LS1 1AA",
-		Website: "https://lanternhouse.org.uk", LogoURL: "http://127.0.0.1/static/logo.png", AppURL: "http://127.0.0.1"}
-	compiled, err := campaigns.Compile(content, templates.FS, id, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	from := mail.Address{Name: "Lanternhouse Trust", Address: "news@lanternhouse.org.uk"}
-	token := strings.Repeat("x", 160) // about the length of a signed link token
-	out := make([]*gomail.Msg, k)
-	for i := range out {
-		email := fmt.Sprintf("reader%06d@example.org", i)
-		unsub := id.AppURL + "/unsubscribe?token=" + token
-		m, err := compiled.Render(campaigns.Recipient{FirstName: fmt.Sprintf("Reader%d", i), LastName: "Bench", Email: email,
-			UnsubscribeURL: unsub, PreferencesURL: id.AppURL + "/preferences?token=" + token, WebURL: id.AppURL + "/view?token=" + token})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if i == 0 {
-			b.Logf("message HTML %d bytes, text %d bytes", len(m.HTML), len(m.Text))
-		}
-		msg, err := mailsend.Build(&mailsend.Message{
-			From: from, To: mail.Address{Name: fmt.Sprintf("Reader%d Bench", i), Address: email},
-			Subject: m.Subject, HTML: m.HTML, Text: m.Text, MessageID: mailsend.NewMessageID(from.Address),
-			Headers: []mailsend.Header{
-				{Name: "List-Unsubscribe", Value: "<" + unsub + ">"},
-				{Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"},
-				{Name: "List-Id", Value: "Lanternhouse Trust: Newsletter <newsletter.lanternhouse.org.uk>"},
-				{Name: "Precedence", Value: "bulk"},
-			},
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		out[i] = msg
-	}
-	return out
 }
 
 // seedFast inserts n subscribed supporters in the topic with one INSERT ...
@@ -411,126 +289,6 @@ func waitSent(b *testing.B, env *testkit.Env, id string, timeout time.Duration) 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// benchSink is the SMTP sink of one sub-benchmark.
-type benchSink struct {
-	name  string
-	port  int
-	count func() int // messages accepted so far
-}
-
-// expect checks the sink accepted want messages (waiting briefly for the
-// sink's counter to catch up).
-func (s *benchSink) expect(b *testing.B, want int) {
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		got := s.count()
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s accepted %d messages, want %d", s.name, got, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// startBenchSink starts Postfix's smtp-sink on a free loopback port, or an
-// in-process go-smtp server that discards the data when it isn't installed.
-func startBenchSink(b *testing.B) *benchSink {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	bin, err := exec.LookPath("smtp-sink")
-	if err != nil {
-		bin, err = exec.LookPath("/usr/sbin/smtp-sink")
-	}
-	if err != nil || os.Getenv("SUPPORTERCRM_BENCH_SINK") == "go" {
-		return startGoSink(b, l)
-	}
-	l.Close()
-	return startPostfixSink(b, bin, port)
-}
-
-var sinkCountRe = regexp.MustCompile(`mesg=(\d+)`)
-
-func startPostfixSink(b *testing.B, bin string, port int) *benchSink {
-	// -c writes running counters ("sess=N quit=N mesg=N\r") to stdout.
-	out := filepath.Join(b.TempDir(), "smtp-sink.out")
-	f, err := os.Create(out)
-	if err != nil {
-		b.Fatal(err)
-	}
-	args := []string{"-c", "-m", "1000"}
-	if os.Geteuid() == 0 {
-		args = append(args, "-u", "nobody")
-	}
-	cmd := exec.Command(bin, append(args, "127.0.0.1:"+strconv.Itoa(port), "1024")...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		f.Close()
-	})
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("smtp-sink did not start: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return &benchSink{name: "postfix smtp-sink", port: port, count: func() int {
-		data, err := os.ReadFile(out)
-		if err != nil {
-			return -1
-		}
-		m := sinkCountRe.FindAllSubmatch(data, -1)
-		if len(m) == 0 {
-			return 0
-		}
-		n, _ := strconv.Atoi(string(m[len(m)-1][1]))
-		return n
-	}}
-}
-
-func startGoSink(b *testing.B, l net.Listener) *benchSink {
-	be := &discardBackend{}
-	srv := smtp.NewServer(be)
-	srv.Domain = "127.0.0.1"
-	srv.MaxMessageBytes = 1 << 20
-	srv.ReadTimeout = 30 * time.Second
-	srv.WriteTimeout = 30 * time.Second
-	go srv.Serve(l)
-	b.Cleanup(func() { srv.Close() })
-	return &benchSink{name: "in-process go-smtp (discard)", port: l.Addr().(*net.TCPAddr).Port, count: func() int { return int(be.n.Load()) }}
-}
-
-type discardBackend struct{ n atomic.Int64 }
-
-func (d *discardBackend) NewSession(*smtp.Conn) (smtp.Session, error) { return discardSession{d}, nil }
-
-type discardSession struct{ d *discardBackend }
-
-func (discardSession) Reset()                               {}
-func (discardSession) Logout() error                        { return nil }
-func (discardSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (discardSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s discardSession) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return err
-	}
-	s.d.n.Add(1)
-	return nil
 }
 
 func mean(v []float64) float64 {

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"supportercrm/internal/testkit"
+)
+
+// BenchmarkBinaryCampaign measures a campaign as an operator would see it:
+// the real binary started with serve, supporters imported with the import
+// command, the campaign created through the REST API as a superuser, sent
+// over 8 connections into the bench sink (Postfix's smtp-sink when
+// installed). Beside it, in the same run and into the same sink, the bare
+// go-mail sender sends as many messages of the same content. It prints, per
+// size: both rates (the campaign's from send_at to the last message
+// accepted), their ratio, the start latency (send_at to the first message
+// accepted), the server's peak RSS and the import's time and peak RSS.
+//
+//	GOTOOLCHAIN=go1.27.3 go test . -run '^$' -bench BinaryCampaign -benchtime 1x -timeout 30m
+//
+// SUPPORTERCRM_BENCH_SIZES=20000,100000 (comma-separated) sets the sizes
+// (default 20000); SUPPORTERCRM_BENCH_CONNS the connections of both senders
+// (default 8); SUPPORTERCRM_BENCH_LATENCY=20ms puts both behind a proxy that
+// delays every read that much each way (a relay that is not on loopback).
+func BenchmarkBinaryCampaign(b *testing.B) {
+	sizes := benchSizes(b, 20000)
+	conns := 8
+	if env := os.Getenv("SUPPORTERCRM_BENCH_CONNS"); env != "" {
+		var err error
+		if conns, err = strconv.Atoi(env); err != nil || conns <= 0 {
+			b.Fatalf("SUPPORTERCRM_BENCH_CONNS: bad count %q", env)
+		}
+	}
+	var latency time.Duration
+	if env := os.Getenv("SUPPORTERCRM_BENCH_LATENCY"); env != "" {
+		var err error
+		if latency, err = time.ParseDuration(env); err != nil {
+			b.Fatalf("SUPPORTERCRM_BENCH_LATENCY: %v", err)
+		}
+	}
+	bin := buildBinary(b)
+	content := testkit.BenchContent()
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("recipients=%d", n), func(b *testing.B) {
+			for range b.N {
+				sink := testkit.StartBenchSink(b)
+				port := sink.Port
+				if latency > 0 {
+					port = testkit.StartLatencyProxy(b, sink.Port, latency).Port
+				}
+				dataDir := b.TempDir()
+				addr := freeAddr(b)
+				configure(b, dataDir, "http://"+addr, port, nil)
+				imp := runBin(b, bin, dataDir, "import", "supporters", writeSupportersCSV(b, n))
+				runBin(b, bin, dataDir, "superuser", "upsert", "bench@example.org", "bench-passphrase-1")
+				srv := start(b, bin, dataDir, addr, "CRM_SMTP_CONNECTIONS="+strconv.Itoa(conns))
+
+				api := restClient{b: b, base: "http://" + addr}
+				api.login("bench@example.org", "bench-passphrase-1")
+				topic := api.firstID("topics", "slug='newsletter'")
+				sendAt := time.Now().Add(1500 * time.Millisecond).UTC()
+				api.post("campaigns", map[string]any{
+					"name": "Spring update", "subject": content.Subject, "preheader": content.Preheader,
+					"body_format": content.Format, "body": content.Body, "topics": []string{topic},
+					"status": "scheduled", "send_at": sendAt.Format("2006-01-02 15:04:05.000Z"),
+				})
+				first, last := waitSink(b, sink, n, 30*time.Minute)
+				rss := peakRSS(b, srv.Process.Pid)
+				srv.Process.Signal(syscall.SIGTERM)
+				srv.Wait()
+
+				bare := testkit.BareSend(b, port, conns, n, content)
+				sink.Expect(b, 2*n)
+
+				campaignRate := float64(n) / last.Sub(sendAt).Seconds()
+				bareRate := float64(n) / bare.Seconds()
+				start := first.Sub(sendAt)
+				b.ReportMetric(campaignRate, "msgs/s")
+				b.ReportMetric(bareRate, "bare-msgs/s")
+				b.ReportMetric(campaignRate/bareRate, "ratio")
+				b.ReportMetric(float64(start.Milliseconds()), "start-ms")
+				b.ReportMetric(rss, "peak-RSS-MB")
+				fmt.Printf("SUMMARY binary recipients=%d conns=%d latency=%s sink=%s campaign=%.0f msgs/s bare=%.0f msgs/s ratio=%.2f (target >= 0.80) "+
+					"start=%s (target <= 1s) serve-peak-RSS=%.0f MB; import %s, import-peak-RSS=%.0f MB\n",
+					n, conns, latency, sink.Name, campaignRate, bareRate, campaignRate/bareRate, start.Round(time.Millisecond), rss,
+					imp.took.Round(10*time.Millisecond), imp.peakMB)
+			}
+		})
+	}
+}
+
+// benchSizes reads SUPPORTERCRM_BENCH_SIZES, or gives def.
+func benchSizes(b *testing.B, def int) []int {
+	env := os.Getenv("SUPPORTERCRM_BENCH_SIZES")
+	if env == "" {
+		return []int{def}
+	}
+	var sizes []int
+	for _, f := range strings.Split(env, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			b.Fatalf("SUPPORTERCRM_BENCH_SIZES: bad size %q", f)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes
+}
+
+// writeSupportersCSV writes n subscribed supporters with consent evidence,
+// as an export from another system would give them.
+func writeSupportersCSV(b *testing.B, n int) string {
+	path := filepath.Join(b.TempDir(), "supporters.csv")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := bufio.NewWriter(f)
+	w := csv.NewWriter(buf)
+	w.Write([]string{"email", "first_name", "last_name", "topics", "consent_source", "consent_date"})
+	for i := range n {
+		w.Write([]string{fmt.Sprintf("reader%06d@example.org", i), "Reader" + strconv.Itoa(i), "Bench", "newsletter", "paper form, Leeds fair", "2025-03-31"})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		b.Fatal(err)
+	}
+	if err := buf.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// binRun is how one command of the binary went.
+type binRun struct {
+	took   time.Duration
+	peakMB float64
+}
+
+// runBin runs one command of the binary on dataDir and fails b if it fails.
+func runBin(b *testing.B, bin, dataDir string, args ...string) binRun {
+	cmd := exec.Command(bin, append(args, "--dir", dataDir)...)
+	t0 := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	run := binRun{took: time.Since(t0)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		run.peakMB = float64(ru.Maxrss) / 1024 // Linux reports KB
+	}
+	return run
+}
+
+// waitSink waits until the sink has accepted n messages, and returns when
+// the first and the last of them were seen (polled every millisecond).
+func waitSink(b *testing.B, sink *testkit.BenchSink, n int, timeout time.Duration) (first, last time.Time) {
+	deadline := time.Now().Add(timeout)
+	for {
+		got := sink.Count()
+		now := time.Now()
+		if got > 0 && first.IsZero() {
+			first = now
+		}
+		if got >= n {
+			return first, now
+		}
+		if now.After(deadline) {
+			b.Fatalf("the sink accepted %d of %d messages in %s", got, n, timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// peakRSS is the process's peak resident set (VmHWM), in MB.
+func peakRSS(b *testing.B, pid int) float64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return float64(kb) / 1024
+		}
+	}
+	b.Fatal("no VmHWM in /proc status")
+	return 0
+}
+
+// restClient calls the app's REST API as one superuser.
+type restClient struct {
+	b     *testing.B
+	base  string
+	token string
+}
+
+func (c *restClient) do(method, path string, body any) map[string]any {
+	var r io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			c.b.Fatal(err)
+		}
+		r = strings.NewReader(string(data))
+	}
+	req, err := http.NewRequest(method, c.base+path, r)
+	if err != nil {
+		c.b.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", c.token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.b.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		c.b.Fatalf("%s %s: %d %s", method, path, res.StatusCode, data)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(data, &out); err != nil {
+		c.b.Fatalf("%s %s: %v", method, path, err)
+	}
+	return out
+}
+
+func (c *restClient) login(email, password string) {
+	out := c.do("POST", "/api/collections/_superusers/auth-with-password", map[string]string{"identity": email, "password": password})
+	c.token, _ = out["token"].(string)
+	if c.token == "" {
+		c.b.Fatalf("no token in %v", out)
+	}
+}
+
+func (c *restClient) firstID(collection, filter string) string {
+	out := c.do("GET", "/api/collections/"+collection+"/records?perPage=1&filter="+url.QueryEscape(filter), nil)
+	items, _ := out["items"].([]any)
+	if len(items) == 0 {
+		c.b.Fatalf("no %s record matches %s", collection, filter)
+	}
+	id, _ := items[0].(map[string]any)["id"].(string)
+	return id
+}
+
+func (c *restClient) post(collection string, record map[string]any) string {
+	out := c.do("POST", "/api/collections/"+collection+"/records", record)
+	id, _ := out["id"].(string)
+	return id
+}
