@@ -1,0 +1,196 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"supportercrm/internal/testkit"
+	"supportercrm/internal/vocab"
+)
+
+// BenchmarkBinarySignup measures public double opt-in signups as a visitor
+// sees them: the real binary started with serve, PocketBase's rate limiter
+// off and no daily cap on confirmations (CRM_CONFIRMATIONS_PER_DAY=0), the
+// outbox sending into the bench sink (Postfix's smtp-sink when installed),
+// and wrk posting to /api/subscribe over 8 connections for 10 s, each
+// request a new address (internal/signup/testdata/signup.lua). It prints
+// signups/s and wrk's p50 and p99, how long after the load ended the last
+// confirmation reached the sink, and the longest any confirmation waited
+// from its signup to the relay's acceptance (from the outbox rows).
+//
+//	GOTOOLCHAIN=go1.27.3 go test . -run '^$' -bench BinarySignup -benchtime 1x -timeout 10m
+//
+// SUPPORTERCRM_BENCH_DURATION sets wrk's -d (default 10s).
+func BenchmarkBinarySignup(b *testing.B) {
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		b.Skip("wrk is not installed")
+	}
+	duration := "10s"
+	if env := os.Getenv("SUPPORTERCRM_BENCH_DURATION"); env != "" {
+		duration = env
+	}
+	script, err := filepath.Abs(filepath.Join("internal", "signup", "testdata", "signup.lua"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	bin := buildBinary(b)
+	for range b.N {
+		sink := testkit.StartBenchSink(b)
+		dataDir := b.TempDir()
+		addr := freeAddr(b)
+		configure(b, dataDir, "http://"+addr, sink.Port, func(app core.App) {
+			s := app.Settings()
+			s.RateLimits.Enabled = false
+			if err := app.Save(s); err != nil {
+				b.Fatal(err)
+			}
+		})
+		// buildBinary's binary is under the temp dir, where PocketBase takes
+		// it for `go run` and turns dev mode on, which prints every SQL
+		// statement (after regexp rewriting) to the console; a deployed
+		// binary has it off, so the benchmark does too.
+		srv := exec.Command(bin, "serve", "--dev=false", "--dir", dataDir, "--http", addr)
+		srv.Env = append(os.Environ(), "CRM_MIN_SUBMIT_SECONDS=0", "CRM_CONFIRMATIONS_PER_DAY=0", "CRM_PPROF_ADDR="+os.Getenv("TMP_PPROF"))
+		serveUntilHealthy(b, srv, addr)
+		if os.Getenv("TMP_PPROF") != "" {
+			go exec.Command("sh", "-c", "sleep 2; curl -s -o /tmp/sg-cpu.pprof http://"+os.Getenv("TMP_PPROF")+"/debug/pprof/profile?seconds=6").Run()
+			go exec.Command("sh", "-c", "sleep 8.5; curl -s -o /tmp/sg-block.pprof http://"+os.Getenv("TMP_PPROF")+"/debug/pprof/block; curl -s -o /tmp/sg-mutex.pprof http://"+os.Getenv("TMP_PPROF")+"/debug/pprof/mutex").Run()
+		}
+
+		out, err := exec.Command(wrk, "-t2", "-c8", "-d"+duration, "--latency", "-s", script,
+			"http://"+addr+"/api/subscribe").CombinedOutput()
+		loadEnd := time.Now()
+		if err != nil {
+			b.Fatalf("wrk: %v\n%s", err, out)
+		}
+		res := parseWrk(b, string(out))
+		if res.bad != 0 || res.errors != "" {
+			b.Fatalf("%d answers were not 202; socket errors: %q\n%s", res.bad, res.errors, out)
+		}
+		// wrk counts only the answers it read: a request in flight when it
+		// stopped may still have been accepted, so the sink is watched until
+		// its count has been still for a second.
+		_, last := waitSink(b, sink, res.requests, 5*time.Minute)
+		for n := sink.Count(); ; {
+			time.Sleep(time.Second)
+			if m := sink.Count(); m == n {
+				break
+			} else {
+				n, last = m, time.Now()
+			}
+		}
+		srv.Process.Signal(syscall.SIGTERM)
+		srv.Wait()
+		maxWait := longestConfirmationWait(b, dataDir, sink.Count())
+
+		after := max(0, last.Sub(loadEnd))
+		b.ReportMetric(res.rate, "signups/s")
+		b.ReportMetric(res.p50, "p50-ms")
+		b.ReportMetric(res.p99, "p99-ms")
+		b.ReportMetric(float64(after.Milliseconds()), "drain-ms")
+		b.ReportMetric(float64(maxWait.Milliseconds()), "max-wait-ms")
+		b.Logf("wrk:\n%s", out)
+		fmt.Printf("SUMMARY signup wrk -c8 -d%s sink=%s signups=%d rate=%.0f/s (target >= 900) p50=%.1f ms p99=%.1f ms (target <= 40) "+
+			"last confirmation %s after the load (longest wait signup to relay %s, target <= 2s)\n",
+			duration, sink.Name, res.requests, res.rate, res.p50, res.p99, after.Round(time.Millisecond), maxWait.Round(time.Millisecond))
+	}
+}
+
+// wrkResult is what BenchmarkBinarySignup reads from wrk's output.
+type wrkResult struct {
+	requests int
+	rate     float64 // requests a second
+	p50, p99 float64 // ms
+	bad      int     // answers other than 202 (the script's count)
+	errors   string  // wrk's socket errors line, if any
+}
+
+var (
+	wrkRequestsRe = regexp.MustCompile(`(\d+) requests in`)
+	wrkRateRe     = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	wrkBadRe      = regexp.MustCompile(`not-202: (\d+)`)
+	wrkErrorsRe   = regexp.MustCompile(`Socket errors:.*`)
+)
+
+func parseWrk(b *testing.B, out string) wrkResult {
+	find := func(re *regexp.Regexp) string {
+		m := re.FindStringSubmatch(out)
+		if m == nil {
+			b.Fatalf("wrk output has no %s:\n%s", re, out)
+		}
+		return m[1]
+	}
+	var r wrkResult
+	var err error
+	if r.requests, err = strconv.Atoi(find(wrkRequestsRe)); err != nil {
+		b.Fatal(err)
+	}
+	if r.rate, err = strconv.ParseFloat(find(wrkRateRe), 64); err != nil {
+		b.Fatal(err)
+	}
+	if r.bad, err = strconv.Atoi(find(wrkBadRe)); err != nil {
+		b.Fatal(err)
+	}
+	r.errors = wrkErrorsRe.FindString(out)
+	r.p50 = wrkPercentile(b, out, "50%")
+	r.p99 = wrkPercentile(b, out, "99%")
+	return r
+}
+
+// wrkPercentile reads one line of wrk's latency distribution ("99%  12.34ms"), in ms.
+func wrkPercentile(b *testing.B, out, p string) float64 {
+	m := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(p) + `\s+([\d.]+)(us|ms|s)\s*$`).FindStringSubmatch(out)
+	if m == nil {
+		b.Fatalf("wrk output has no %s latency:\n%s", p, out)
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	switch m[2] {
+	case "us":
+		v /= 1000
+	case "s":
+		v *= 1000
+	}
+	return v
+}
+
+// longestConfirmationWait reads the stopped server's outbox: every
+// confirmation must be sent, want of them (the sink's count), and it returns the longest time one
+// took from being queued (its signup's transaction) to the relay's 250.
+func longestConfirmationWait(b *testing.B, dataDir string, want int) time.Duration {
+	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dataDir})
+	if err := app.Bootstrap(); err != nil {
+		b.Fatal(err)
+	}
+	defer app.ClearBootstrap()
+	var row struct {
+		Sent int     `db:"sent"`
+		Max  float64 `db:"max_ms"`
+	}
+	err := app.DB().Select("COUNT(*) AS sent", "COALESCE(MAX((julianday(sent_at) - julianday(created)) * 86400000), 0) AS max_ms").
+		From(vocab.Outbox).Where(dbx.HashExp{"status": vocab.OutboxSent, "kind": vocab.KindConfirm}).One(&row)
+	if err != nil {
+		b.Fatal(err)
+	}
+	total, err := app.CountRecords(vocab.Outbox)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if row.Sent != want || int64(want) != total {
+		b.Fatalf("%d confirmations sent of %d queued, the sink accepted %d", row.Sent, total, want)
+	}
+	return time.Duration(row.Max * float64(time.Millisecond))
+}
