@@ -32,6 +32,11 @@ import (
 // bodyLimit caps public form and JSON bodies; a signup is a few hundred bytes.
 const bodyLimit = 64 << 10
 
+// outboxConnections is how many connections transactional mail goes out
+// over at once: enough that confirmations keep up with a burst of signups
+// (several senders share the writer's turns), few enough for any relay.
+const outboxConnections = 4
+
 // Register binds everything to app. Templates are parsed here, so a broken
 // override stops start-up with the parser's message.
 func Register(app core.App, cfg Config) error {
@@ -48,6 +53,10 @@ func Register(app core.App, cfg Config) error {
 	outbox.BindSenderCheck(app)
 
 	cfg.Outbox.Suppressed = signup.IsSuppressed
+	cfg.Outbox.Writes = writes
+	if cfg.Outbox.Connections == 0 {
+		cfg.Outbox.Connections = outboxConnections
+	}
 	if cfg.Outbox.UnsubscribeMailto == "" {
 		cfg.Outbox.UnsubscribeMailto = cfg.Campaigns.UnsubscribeMailto
 	}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/mail"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"supportercrm/internal/groupcommit"
 	"supportercrm/internal/mailsend"
 	"supportercrm/internal/vocab"
 )
@@ -33,6 +36,15 @@ type Config struct {
 	DialMax      time.Duration // longest pause while the relay is unreachable (1m)
 	GiveUpAfter  time.Duration // a message still failing after this is marked failed (72h)
 	Batch        int           // messages per connection (50)
+	// Connections is how many batches are sent at once, each over its own
+	// connection (1). More keep confirmations prompt under a burst of
+	// signups: each message's claim waits its turn at the database's one
+	// writer, and several senders share those turns (see Writes).
+	Connections int
+	// Writes, when set, runs the worker's claims and outcomes in the
+	// signups' group commit, so concurrent senders' writes share commits
+	// with them instead of each waiting for a transaction of its own.
+	Writes *groupcommit.Committer
 	// Suppressed, when set, is asked before each send; a suppressed address
 	// is never mailed, whatever was queued for it.
 	Suppressed func(app core.App, email string) (bool, error)
@@ -54,6 +66,9 @@ func (c Config) withDefaults() Config {
 	def(&c.GiveUpAfter, 72*time.Hour)
 	if c.Batch <= 0 {
 		c.Batch = 50
+	}
+	if c.Connections <= 0 {
+		c.Connections = 1
 	}
 	return c
 }
@@ -111,25 +126,42 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce sends every message due now, one batch per connection, and returns
-// how many were sent. An error means the relay could not be reached, or an
-// outcome could not be written.
+// RunOnce sends every message due now, one batch per connection and up to
+// Connections batches at once, and returns how many were sent. An error
+// means the relay could not be reached, or an outcome could not be written.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	sent := 0
+	round := w.cfg.Batch * w.cfg.Connections
 	for ctx.Err() == nil {
 		var due []string
 		err := w.app.DB().Select("id").From(vocab.Outbox).
 			Where(dbx.And(Waiting(), dbx.NewExp("next_attempt_at <= {:now}", dbx.Params{"now": types.NowDateTime().String()}))).
-			OrderBy("next_attempt_at").Limit(int64(w.cfg.Batch)).Column(&due)
+			OrderBy("next_attempt_at").Limit(int64(round)).Column(&due)
 		if err != nil || len(due) == 0 {
 			return sent, err
 		}
-		n, err := w.sendBatch(ctx, due)
-		sent += n
-		if err != nil {
+		// Share the due mail among the connections evenly, so a short queue
+		// (a few confirmations) still goes out over all of them.
+		size := min(w.cfg.Batch, (len(due)+w.cfg.Connections-1)/w.cfg.Connections)
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			errs []error
+		)
+		for batch := range slices.Chunk(due, size) {
+			wg.Go(func() {
+				n, err := w.sendBatch(ctx, batch)
+				mu.Lock()
+				sent += n
+				errs = append(errs, err)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
 			return sent, err
 		}
-		if len(due) < w.cfg.Batch {
+		if len(due) < round {
 			return sent, nil
 		}
 	}
@@ -149,6 +181,17 @@ func (w *Worker) sendBatch(ctx context.Context, due []string) (sent int, err err
 	meta := w.app.Settings().Meta
 	from := mail.Address{Name: meta.SenderName, Address: meta.SenderAddress}
 	links := linksTo(meta.AppURL)
+	// owed is the last message's outcome, not yet written: it is written in
+	// one transaction with the next claim (the database has one writer, and
+	// signups queue for it too), or on its own before sendBatch returns. So
+	// every outcome is still recorded before the next message is handed over.
+	var owed func(db dbx.Builder) error
+	settle := func(err error) (int, error) {
+		if owed != nil {
+			err = errors.Join(err, owed(w.app.DB()))
+		}
+		return sent, err
+	}
 	for _, id := range due {
 		if ctx.Err() != nil {
 			break
@@ -156,21 +199,22 @@ func (w *Worker) sendBatch(ctx context.Context, due []string) (sent int, err err
 		// The claim reads the message in the same statement, so what is sent
 		// is what the row held when this worker took it; a row cancelled or
 		// taken since the batch was read is not claimed.
-		c, err := w.claim(id)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
+		c, err := w.claimAfter(owed, id)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return settle(err) // the transaction, owed outcome and all, was rolled back
 		}
+		owed = nil
 		if err != nil {
-			return sent, err
+			continue
 		}
 		if w.cfg.Suppressed != nil {
 			suppressed, err := w.cfg.Suppressed(w.app, c.To)
 			if err != nil {
-				return sent, errors.Join(err, w.release(c))
+				return sent, errors.Join(err, w.release(w.app.DB(), c))
 			}
 			if suppressed {
-				if err := w.write(c, dbx.Params{"status": vocab.OutboxCancelled, "last_error": "cancelled: address is suppressed"}); err != nil {
-					return sent, err
+				owed = func(db dbx.Builder) error {
+					return w.write(db, c, dbx.Params{"status": vocab.OutboxCancelled, "last_error": "cancelled: address is suppressed"})
 				}
 				continue
 			}
@@ -183,16 +227,46 @@ func (w *Worker) sendBatch(ctx context.Context, due []string) (sent int, err err
 			// The relay could not be reached even after a redial: the
 			// message goes back as it was and the worker backs off.
 			w.relayDown(sendErr)
-			return sent, errors.Join(sendErr, w.release(c))
+			return sent, errors.Join(sendErr, w.release(w.app.DB(), c))
 		}
-		if err := w.outcome(c, msg.MessageID, sendErr); err != nil {
-			return sent, err
-		}
+		set := w.outcome(c, sendErr)
 		if sendErr == nil {
+			set["message_id"] = msg.MessageID
 			sent++
 		}
+		owed = func(db dbx.Builder) error { return w.write(db, c, set) }
 	}
-	return sent, nil
+	return settle(nil)
+}
+
+// claimAfter writes owed (when set) and claims message id in one
+// transaction (through Writes, when set). The outcome is kept even when the
+// message is no longer due.
+func (w *Worker) claimAfter(owed func(db dbx.Builder) error, id string) (*claimed, error) {
+	var c *claimed
+	var claimErr error
+	job := func(tx core.App) error {
+		if owed != nil {
+			if err := owed(tx.DB()); err != nil {
+				return err
+			}
+		}
+		c, claimErr = w.claim(tx.DB(), id)
+		if errors.Is(claimErr, sql.ErrNoRows) {
+			return nil
+		}
+		return claimErr
+	}
+	var err error
+	if w.cfg.Writes != nil {
+		err = w.cfg.Writes.Do(job)
+	} else {
+		err = w.app.RunInTransaction(job)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, claimErr
 }
 
 // relayDown logs, once until the relay is reachable again, that mail waits.
@@ -221,10 +295,10 @@ type claimed struct {
 
 // claim marks a due message as being sent by this worker, for claimFor, and
 // returns it; sql.ErrNoRows means it is no longer due.
-func (w *Worker) claim(id string) (*claimed, error) {
+func (w *Worker) claim(db dbx.Builder, id string) (*claimed, error) {
 	now := time.Now()
 	c := &claimed{}
-	err := w.app.DB().NewQuery("UPDATE {{" + vocab.Outbox + "}} SET [[status]] = {:sending}, [[next_attempt_at]] = {:until}, [[updated]] = {:now}" +
+	err := db.NewQuery("UPDATE {{" + vocab.Outbox + "}} SET [[status]] = {:sending}, [[next_attempt_at]] = {:until}, [[updated]] = {:now}" +
 		" WHERE [[id]] = {:id} AND [[status]] IN ({:queued}, {:sending}) AND [[next_attempt_at]] <= {:now}" +
 		" RETURNING [[id]], [[to]], [[to_name]], [[kind]], [[subject]], [[html]], [[text]], [[headers]], [[unsubscribe_url]], [[attempts]], [[created]]").
 		Bind(dbx.Params{"id": id, "queued": vocab.OutboxQueued, "sending": vocab.OutboxSending, "now": stamp(now), "until": stamp(now.Add(claimFor))}).
@@ -263,28 +337,28 @@ func (c *claimed) message(from mail.Address, l links, mailto string) *mailsend.M
 // may have been changed since it was claimed (an erasure clears what it
 // said and to whom), and a copy read earlier must never be written back.
 // The guard on status makes the claim's holder the only writer.
-func (w *Worker) write(c *claimed, set dbx.Params) error {
+func (w *Worker) write(db dbx.Builder, c *claimed, set dbx.Params) error {
 	set["updated"] = types.NowDateTime().String()
-	_, err := w.app.DB().Update(vocab.Outbox, set, dbx.HashExp{"id": c.ID, "status": vocab.OutboxSending}).Execute()
+	_, err := db.Update(vocab.Outbox, set, dbx.HashExp{"id": c.ID, "status": vocab.OutboxSending}).Execute()
 	return err
 }
 
 // release gives a claimed message back, unsent and due at once, without
 // counting an attempt.
-func (w *Worker) release(c *claimed) error {
-	return w.write(c, dbx.Params{"status": vocab.OutboxQueued, "next_attempt_at": types.NowDateTime().String()})
+func (w *Worker) release(db dbx.Builder, c *claimed) error {
+	return w.write(db, c, dbx.Params{"status": vocab.OutboxQueued, "next_attempt_at": types.NowDateTime().String()})
 }
 
-// outcome records the result of one attempt that reached the relay: a
-// message it accepted is sent, whatever became of the connection afterwards;
-// one that cannot go (Unsendable) or was refused for good fails at once, and
-// the rest of the batch goes on; a temporary refusal is retried with backoff
-// until GiveUpAfter.
-func (w *Worker) outcome(c *claimed, messageID string, sendErr error) error {
+// outcome is what to record of one attempt that reached the relay: a
+// message it accepted is sent (the caller adds its message_id), whatever
+// became of the connection afterwards; one that cannot go (Unsendable) or
+// was refused for good fails at once, and the rest of the batch goes on; a
+// temporary refusal is retried with backoff until GiveUpAfter.
+func (w *Worker) outcome(c *claimed, sendErr error) dbx.Params {
 	now := time.Now()
 	attempts := c.Attempts + 1
 	if sendErr == nil {
-		return w.write(c, dbx.Params{"status": vocab.OutboxSent, "attempts": attempts, "sent_at": stamp(now), "message_id": messageID, "last_error": ""})
+		return dbx.Params{"status": vocab.OutboxSent, "attempts": attempts, "sent_at": stamp(now), "last_error": ""}
 	}
 	f := mailsend.Classify(sendErr)
 	set := dbx.Params{"attempts": attempts, "last_error": reason(f)}
@@ -296,7 +370,7 @@ func (w *Worker) outcome(c *claimed, messageID string, sendErr error) error {
 		set["status"] = vocab.OutboxQueued
 		set["next_attempt_at"] = stamp(now.Add(w.retryDelay(attempts)))
 	}
-	return w.write(c, set)
+	return set
 }
 
 // reason is why an attempt failed, for last_error: the reply codes or

@@ -1,0 +1,50 @@
+package outbox_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/pocketbase/dbx"
+
+	"supportercrm/internal/outbox"
+	"supportercrm/internal/vocab"
+)
+
+// Each message's outcome is in the database before the next message is
+// handed to the relay (the worker writes it together with the next claim),
+// so a crash mid-batch can resend at most the one message in flight.
+func TestOutcomeRecordedBeforeNextSend(t *testing.T) {
+	h := newHarness(t)
+	w := h.worker(outbox.Config{})
+	const n = 6
+	for i := range n {
+		h.enqueue(t, outbox.Mail{To: fmt.Sprintf("order%d@example.org", i), Kind: vocab.KindConfirm, Subject: "Please confirm", Text: "Confirm here"})
+	}
+	var (
+		mu       sync.Mutex
+		seen     int
+		problems []string
+	)
+	h.sink.SetPolicy(func(rcpt string, _ int) error {
+		sent, err := h.env.App.CountRecords(vocab.Outbox, dbx.HashExp{"status": vocab.OutboxSent})
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			problems = append(problems, err.Error())
+		} else if int(sent) != seen {
+			problems = append(problems, fmt.Sprintf("handing over %s: %d messages recorded as sent, want %d", rcpt, sent, seen))
+		}
+		seen++
+		return nil
+	})
+	if got := runOnce(t, w); got != n {
+		t.Fatalf("RunOnce sent %d, want %d", got, n)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+	if sent, _ := h.env.App.CountRecords(vocab.Outbox, dbx.HashExp{"status": vocab.OutboxSent}); sent != n {
+		t.Errorf("%d rows sent after RunOnce, want %d", sent, n)
+	}
+}
