@@ -44,34 +44,40 @@ type allowance struct {
 }
 
 // allowance reads, in tx, what the limits need. Every accepted signup reads
-// it, whether or not it will mail, so they all do the same work.
+// it, whether or not it will mail, so they all do the same work. It is one
+// statement (the app-wide count rides on every row, and on the one row an
+// address with no recent mail gets), as it runs in the writer's turn.
 func (s *Service) allowance(tx core.App, email string, now time.Time) (allowance, error) {
 	a := allowance{last: map[string]time.Time{}}
 	var rows []struct {
 		Kind string `db:"kind"`
 		N    int    `db:"n"`
 		Last string `db:"last"`
+		App  int    `db:"app"`
 	}
-	err := tx.DB().Select("kind", "count(*) AS n", "max(created) AS last").From(vocab.Outbox).Where(dbx.And(
-		dbx.HashExp{"to": email}, dbx.In("kind", mailedKinds...),
-		dbx.NewExp("created > {:since}", dbx.Params{"since": now.Add(-24 * time.Hour).UTC().Format(types.DefaultDateLayout)}),
-	)).GroupBy("kind").All(&rows)
+	err := tx.DB().NewQuery("SELECT ifnull(m.kind, '') AS kind, ifnull(m.n, 0) AS n, ifnull(m.last, '') AS last, q.sent AS app" +
+		" FROM (SELECT ifnull(sum(sent), 0) AS sent FROM " + QuotaTable + " WHERE hour > {:hour}) AS q" +
+		" LEFT JOIN (SELECT [[kind]], count(*) AS n, max([[created]]) AS last FROM {{" + vocab.Outbox + "}}" +
+		" WHERE [[to]] = {:to} AND [[kind]] IN ({:confirm}, {:already}) AND [[created]] > {:since} GROUP BY [[kind]]) AS m").
+		Bind(dbx.Params{
+			"hour": hourKey(now.Add(-24 * time.Hour)), "to": email, "since": now.Add(-24 * time.Hour).UTC().Format(types.DefaultDateLayout),
+			"confirm": mailedKinds[0], "already": mailedKinds[1],
+		}).All(&rows)
 	if err != nil {
 		return a, err
 	}
+	sent := 0
 	for _, r := range rows {
+		sent = r.App
+		if r.Kind == "" {
+			continue // no recent mail to this address: only the app-wide count
+		}
 		last, err := types.ParseDateTime(r.Last)
 		if err != nil {
 			return a, err
 		}
 		a.sentToAddress += r.N
 		a.last[r.Kind] = last.Time()
-	}
-	var sent int
-	err = tx.DB().NewQuery("SELECT ifnull(sum(sent), 0) FROM " + QuotaTable + " WHERE hour > {:since}").
-		Bind(dbx.Params{"since": hourKey(now.Add(-24 * time.Hour))}).Row(&sent)
-	if err != nil {
-		return a, err
 	}
 	a.appFull = s.ConfirmationsPerDay > 0 && sent >= s.ConfirmationsPerDay
 	return a, nil
@@ -85,11 +91,15 @@ func (a allowance) may(kind string, spaced time.Time) bool {
 }
 
 // countMailed adds one email to this hour's count, in the transaction that
-// queues it, and drops counts older than a day.
+// queues it; the first of each hour drops counts older than a day.
 func countMailed(tx core.App, now time.Time) error {
-	if _, err := tx.DB().NewQuery("INSERT INTO " + QuotaTable + " (hour, sent) VALUES ({:hour}, 1) ON CONFLICT (hour) DO UPDATE SET sent = sent + 1").
-		Bind(dbx.Params{"hour": hourKey(now)}).Execute(); err != nil {
+	var sent int
+	if err := tx.DB().NewQuery("INSERT INTO " + QuotaTable + " (hour, sent) VALUES ({:hour}, 1) ON CONFLICT (hour) DO UPDATE SET sent = sent + 1 RETURNING sent").
+		Bind(dbx.Params{"hour": hourKey(now)}).Row(&sent); err != nil {
 		return err
+	}
+	if sent > 1 {
+		return nil
 	}
 	_, err := tx.DB().NewQuery("DELETE FROM " + QuotaTable + " WHERE hour <= {:old}").
 		Bind(dbx.Params{"old": hourKey(now.Add(-48 * time.Hour))}).Execute()

@@ -325,8 +325,11 @@ func buildConsent(tx core.App, c consentRow) (*core.Record, error) {
 }
 
 // IsSuppressed reports whether a normalised address is on the suppression list.
+// Every signup and every outbox message asks, so it is one plain indexed
+// query rather than a record query.
 func IsSuppressed(app core.App, normalized string) (bool, error) {
-	n, err := app.CountRecords(vocab.Suppressions, dbx.HashExp{"email_hash": HashEmail(normalized)})
+	var n int
+	err := app.DB().Select("count(*)").From(vocab.Suppressions).Where(dbx.HashExp{"email_hash": HashEmail(normalized)}).Row(&n)
 	if err != nil {
 		return false, fmt.Errorf("failed to check suppressions: %w", err)
 	}
