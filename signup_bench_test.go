@@ -61,12 +61,8 @@ func BenchmarkBinarySignup(b *testing.B) {
 		// statement (after regexp rewriting) to the console; a deployed
 		// binary has it off, so the benchmark does too.
 		srv := exec.Command(bin, "serve", "--dev=false", "--dir", dataDir, "--http", addr)
-		srv.Env = append(os.Environ(), "CRM_MIN_SUBMIT_SECONDS=0", "CRM_CONFIRMATIONS_PER_DAY=0", "CRM_PPROF_ADDR="+os.Getenv("TMP_PPROF"))
+		srv.Env = append(os.Environ(), "CRM_MIN_SUBMIT_SECONDS=0", "CRM_CONFIRMATIONS_PER_DAY=0")
 		serveUntilHealthy(b, srv, addr)
-		if os.Getenv("TMP_PPROF") != "" {
-			go exec.Command("sh", "-c", "sleep 2; curl -s -o /tmp/sg-cpu.pprof http://"+os.Getenv("TMP_PPROF")+"/debug/pprof/profile?seconds=6").Run()
-			go exec.Command("sh", "-c", "sleep 8.5; curl -s -o /tmp/sg-block.pprof http://"+os.Getenv("TMP_PPROF")+"/debug/pprof/block; curl -s -o /tmp/sg-mutex.pprof http://"+os.Getenv("TMP_PPROF")+"/debug/pprof/mutex").Run()
-		}
 
 		out, err := exec.Command(wrk, "-t2", "-c8", "-d"+duration, "--latency", "-s", script,
 			"http://"+addr+"/api/subscribe").CombinedOutput()

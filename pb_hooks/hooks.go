@@ -35,7 +35,7 @@ const bodyLimit = 64 << 10
 // outboxConnections is how many connections transactional mail goes out
 // over at once: enough that confirmations keep up with a burst of signups
 // (several senders share the writer's turns), few enough for any relay.
-const outboxConnections = 4
+const outboxConnections = 8
 
 // Register binds everything to app. Templates are parsed here, so a broken
 // override stops start-up with the parser's message.

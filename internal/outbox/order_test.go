@@ -48,3 +48,36 @@ func TestOutcomeRecordedBeforeNextSend(t *testing.T) {
 		t.Errorf("%d rows sent after RunOnce, want %d", sent, n)
 	}
 }
+
+// A backlog is shared among Connections senders, each on its own
+// connection, and every message still goes exactly once; a short queue
+// goes over one connection.
+func TestConnectionsShareABacklog(t *testing.T) {
+	h := newHarness(t)
+	w := h.worker(outbox.Config{Connections: 4})
+	const n = 40
+	for i := range n {
+		h.enqueue(t, outbox.Mail{To: fmt.Sprintf("backlog%d@example.org", i), Kind: vocab.KindConfirm, Subject: "Please confirm", Text: "Confirm here"})
+	}
+	if got := runOnce(t, w); got != n {
+		t.Fatalf("RunOnce sent %d, want %d", got, n)
+	}
+	if d := h.dials.Load(); d != 4 {
+		t.Errorf("%d mails over 4 connections used %d, want 4", n, d)
+	}
+	for i := range n {
+		if got := h.sink.RcptCount(fmt.Sprintf("backlog%d@example.org", i)); got != 1 {
+			t.Errorf("backlog%d got %d mails, want 1", i, got)
+		}
+	}
+
+	for i := range 5 {
+		h.enqueue(t, outbox.Mail{To: fmt.Sprintf("few%d@example.org", i), Kind: vocab.KindConfirm, Subject: "Please confirm", Text: "Confirm here"})
+	}
+	if got := runOnce(t, w); got != 5 {
+		t.Fatalf("RunOnce sent %d, want 5", got)
+	}
+	if d := h.dials.Load(); d != 5 {
+		t.Errorf("5 more mails used %d more connections, want 1", d-4)
+	}
+}

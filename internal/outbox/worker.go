@@ -73,6 +73,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// minBatch is the least mail RunOnce gives a connection of its own.
+const minBatch = 10
+
 // claimFor is how long a claim on a message lasts: far longer than one send
 // can take (go-mail gives up on a silent relay after 15 s a command), so it
 // runs out only when the worker holding it has died, and another attempt
@@ -140,9 +143,10 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		if err != nil || len(due) == 0 {
 			return sent, err
 		}
-		// Share the due mail among the connections evenly, so a short queue
-		// (a few confirmations) still goes out over all of them.
-		size := min(w.cfg.Batch, (len(due)+w.cfg.Connections-1)/w.cfg.Connections)
+		// Share a backlog among the connections evenly, but open a second
+		// connection only for a batch of at least minBatch: a few
+		// confirmations go out over one, as a dial costs more than they do.
+		size := min(w.cfg.Batch, max(minBatch, (len(due)+w.cfg.Connections-1)/w.cfg.Connections))
 		var (
 			wg   sync.WaitGroup
 			mu   sync.Mutex
