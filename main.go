@@ -17,6 +17,7 @@ import (
 
 func main() {
 	app := pocketbase.New()
+	keepStdoutForData(app.RootCmd)
 	cfg, err := pb_hooks.ConfigFromEnv()
 	if err != nil {
 		log.Fatal(err)

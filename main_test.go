@@ -148,6 +148,13 @@ func start(t testing.TB, bin, dataDir, addr string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--dir", dataDir, "--http", addr)
 	cmd.Env = append(append(os.Environ(), "CRM_MIN_SUBMIT_SECONDS=0"), env...)
+	serveUntilHealthy(t, cmd, addr)
+	return cmd
+}
+
+// serveUntilHealthy starts cmd, a `serve` on addr, and waits until it answers.
+func serveUntilHealthy(t *testing.T, cmd *exec.Cmd, addr string) {
+	t.Helper()
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "serve.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -160,12 +167,11 @@ func start(t testing.TB, bin, dataDir, addr string, env ...string) *exec.Cmd {
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if res, err := http.Get("http://" + addr + "/api/health"); err == nil {
 			res.Body.Close()
-			return cmd
+			return
 		}
 	}
 	log, _ := os.ReadFile(logFile.Name())
 	t.Fatalf("server did not start:\n%s", log)
-	return nil
 }
 
 func freeAddr(t testing.TB) string {

@@ -14,9 +14,9 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
-	"supportercrm/internal/events"
 	"supportercrm/internal/fbgraph"
 	"supportercrm/internal/fbsync"
+	"supportercrm/internal/tz"
 )
 
 // FacebookConfig is where the events sync reads from and when (env
@@ -125,7 +125,7 @@ func (f *facebook) start() error {
 	if f.cfg.Spec == "" {
 		return nil
 	}
-	f.cron = cron.New(cron.WithParser(cronParser), cron.WithLocation(events.London),
+	f.cron = cron.New(cron.WithParser(cronParser), cron.WithLocation(tz.London),
 		cron.WithChain(cron.Recover(cron.DefaultLogger), cron.SkipIfStillRunning(cron.DefaultLogger)))
 	if _, err := f.cron.AddFunc(f.cfg.Spec, func() { f.run(fbsync.TriggerCron) }); err != nil {
 		return err

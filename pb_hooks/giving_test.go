@@ -69,7 +69,7 @@ func TestGivingRoutesAccess(t *testing.T) {
 		if a.Status != c.want {
 			t.Errorf("%q import = %d %s", c.role, a.Status, a.Body)
 		}
-		a = env.Request(t, token, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=C-"+c.role, "", nil)
+		a = env.Request(t, token, http.MethodPost, "/api/crm/gift-aid/claims", "application/json", strings.NewReader(`{"claim":"C-`+c.role+`"}`))
 		if a.Status != c.want {
 			t.Errorf("%q export = %d %s", c.role, a.Status, a.Body)
 		}
@@ -132,6 +132,12 @@ func TestGivingRoutes(t *testing.T) {
 		t.Fatalf("again = %d %s", a.Status, a.Body)
 	}
 
+	for _, body := range []string{`{"claim":"no spaces"}`, `{}`, `{"claim":7}`, `not json`} {
+		a = env.Request(t, admin, http.MethodPost, "/api/crm/gift-aid/claims", "application/json", strings.NewReader(body))
+		if a.Status != http.StatusBadRequest || !strings.Contains(a.Body, "claim") {
+			t.Fatalf("claim %s = %d %s", body, a.Status, a.Body)
+		}
+	}
 	if a = env.Request(t, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=no%20spaces", "", nil); a.Status != http.StatusBadRequest {
 		t.Fatalf("bad claim reference = %d %s", a.Status, a.Body)
 	}
@@ -139,16 +145,92 @@ func TestGivingRoutes(t *testing.T) {
 	if preview.Status != 200 || !strings.Contains(preview.Body, "\r\n,Ann,Lee,7,LS1 1AA,,,02/03/26,12.50,") {
 		t.Fatalf("preview = %d %q", preview.Status, preview.Body)
 	}
-	first := env.Request(t, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=2026-11", "", nil)
-	if first.Status != 200 || first.Header.Get("X-Claim-Marked") != "1" || first.Header.Get("X-Claim-Existing") != "false" || first.Body != preview.Body {
+	first := claim(t, env, admin, "2026-11")
+	if first.Status != 200 || first.Header.Get("X-Claim-Marked") != "1" || first.Header.Get("X-Claim-Existing") != "false" || first.Body != preview.Body ||
+		!strings.HasPrefix(first.Header.Get("Content-Disposition"), `attachment; filename="gift-aid-claim-2026-11-`) {
 		t.Fatalf("claim = %d %v %q", first.Status, first.Header, first.Body)
-	}
-	again := env.Request(t, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=2026-11", "", nil)
-	if again.Header.Get("X-Claim-Marked") != "0" || again.Header.Get("X-Claim-Existing") != "true" || again.Body != first.Body {
-		t.Fatalf("same claim again = %v %q", again.Header, again.Body)
 	}
 	if rest := env.Request(t, admin, http.MethodGet, "/api/crm/export/gift-aid.csv", "", nil); strings.Count(rest.Body, "\r\n") != 1 {
 		t.Fatalf("after the claim the preview still lists: %q", rest.Body)
+	}
+	if again := env.Request(t, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=2026-11", "", nil); again.Status != 200 || again.Body != first.Body {
+		t.Fatalf("the claim exported again = %d %q", again.Status, again.Body)
+	}
+}
+
+// claim makes (or repeats) the Gift Aid claim ref through the API.
+func claim(t *testing.T, env *testkit.Env, token, ref string) testkit.Answer {
+	t.Helper()
+	return env.Request(t, token, http.MethodPost, "/api/crm/gift-aid/claims", "application/json", strings.NewReader(`{"claim":"`+ref+`"}`))
+}
+
+// Only a POST marks a claim. A GET, with any claim reference, changes
+// nothing: one never made is 404. The POST is idempotent: made again, the
+// claim adds nothing and gives the same file. It takes the admin's token
+// from the Authorization header only, so a cross-site form, or a request
+// carrying the token in a cookie, is refused and changes nothing.
+func TestGiftAidClaimOnlyByPost(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{})
+	sup := donor(t, env.App, "ann@example.org")
+	admin := testkit.Login(t, env, vocab.RoleAdmin)
+	if a := env.Request(t, admin, http.MethodPost, "/api/crm/import/donations?provider=stripe", "text/csv", strings.NewReader(donationsCSV)); a.Status != 200 {
+		t.Fatalf("import = %d %s", a.Status, a.Body)
+	}
+	dump := func() string { return testkit.Dump(t, env.App, vocab.Donations, vocab.Declarations) }
+
+	before := dump()
+	a := env.Request(t, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=2026-11", "", nil)
+	if a.Status != http.StatusNotFound || !strings.Contains(a.Body, "POST /api/crm/gift-aid/claims") {
+		t.Errorf("GET of a claim never made = %d %s", a.Status, a.Body)
+	}
+	if after := dump(); after != before {
+		t.Fatalf("a GET with claim= changed the data:\nbefore %s\nafter  %s", before, after)
+	}
+
+	for _, r := range []func() testkit.Answer{
+		func() testkit.Answer {
+			return env.Request(t, "", http.MethodPost, "/api/crm/gift-aid/claims", "application/x-www-form-urlencoded", strings.NewReader("claim=2026-11"))
+		},
+		func() testkit.Answer {
+			req, _ := http.NewRequest(http.MethodPost, env.URL+"/api/crm/gift-aid/claims", strings.NewReader(`{"claim":"2026-11"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.AddCookie(&http.Cookie{Name: "pb_auth", Value: admin})
+			res, err := testkit.Client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return testkit.Answer{Status: res.StatusCode}
+		},
+		func() testkit.Answer {
+			return env.Request(t, admin, http.MethodPost, "/api/crm/gift-aid/claims", "application/x-www-form-urlencoded", strings.NewReader("claim=2026-11"))
+		},
+	} {
+		if a := r(); a.Status != http.StatusUnauthorized && a.Status != http.StatusBadRequest {
+			t.Errorf("forged or form claim = %d %s", a.Status, a.Body)
+		}
+	}
+	if after := dump(); after != before {
+		t.Fatalf("a refused claim changed the data")
+	}
+
+	first := claim(t, env, admin, "2026-11")
+	if first.Status != 200 || first.Header.Get("X-Claim-Marked") != "1" {
+		t.Fatalf("claim = %d %v %s", first.Status, first.Header, first.Body)
+	}
+	if n := env.Count(t, vocab.Donations, "gift_aid_claim = '2026-11' && supporter = '"+sup.Id+"'"); n != 1 {
+		t.Fatalf("%d donations marked", n)
+	}
+	marked := dump()
+	again := claim(t, env, admin, "2026-11")
+	if again.Status != 200 || again.Header.Get("X-Claim-Marked") != "0" || again.Header.Get("X-Claim-Existing") != "true" || again.Body != first.Body {
+		t.Fatalf("the same claim again = %d %v %q", again.Status, again.Header, again.Body)
+	}
+	if get := env.Request(t, admin, http.MethodGet, "/api/crm/export/gift-aid.csv?claim=2026-11", "", nil); get.Status != 200 || get.Body != first.Body {
+		t.Fatalf("GET of the claim = %d %q", get.Status, get.Body)
+	}
+	if after := dump(); after != marked {
+		t.Fatalf("repeating the claim, or exporting it, changed the data")
 	}
 }
 
@@ -173,10 +255,16 @@ func TestGivingCommands(t *testing.T) {
 		t.Fatalf("import without a provider: %v", err)
 	}
 
+	if _, _, err = run("export", "gift-aid", "--claim", "2026-11"); err == nil || !strings.Contains(err.Error(), "claim gift-aid 2026-11") {
+		t.Fatalf("export of a claim never made: %v", err)
+	}
+	if n := env.Count(t, vocab.Donations, "gift_aid_claim != ''"); n != 0 {
+		t.Fatalf("export marked %d donations", n)
+	}
 	file := filepath.Join(dir, "claim.csv")
-	_, msg, err := run("export", "gift-aid", "--claim", "2026-11", "-o", file)
+	_, msg, err := run("claim", "gift-aid", "2026-11", "-o", file)
 	if err != nil || !strings.Contains(msg, "Claim 2026-11: 1 donations marked") || !strings.Contains(msg, "Total £12.50 in 1 donations") {
-		t.Fatalf("export: %v\n%s", err, msg)
+		t.Fatalf("claim: %v\n%s", err, msg)
 	}
 	fi, err := os.Stat(file)
 	if err != nil || fi.Mode().Perm() != 0o600 {
@@ -190,11 +278,14 @@ func TestGivingCommands(t *testing.T) {
 	if err != nil || !strings.Contains(msg, "Preview") || strings.Count(out, "\r\n") != 1 {
 		t.Fatalf("preview after the claim: %v\n%s\n%q", err, msg, out)
 	}
-	out, msg, err = run("export", "gift-aid", "--claim", "2026-11")
+	out, msg, err = run("claim", "gift-aid", "2026-11")
 	if err != nil || !strings.Contains(msg, "made before") || out != string(b) {
 		t.Fatalf("the claim again: %v\n%s\n%q", err, msg, out)
 	}
-	if _, _, err = run("export", "gift-aid", "--claim", "a b"); err == nil {
+	if out, _, err = run("export", "gift-aid", "--claim", "2026-11"); err != nil || out != string(b) {
+		t.Fatalf("export of the claim: %v\n%q", err, out)
+	}
+	if _, _, err = run("claim", "gift-aid", "a b"); err == nil {
 		t.Fatal("a bad claim reference was taken")
 	}
 }

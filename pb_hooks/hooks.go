@@ -17,6 +17,7 @@ import (
 
 	"supportercrm/internal/campaigns"
 	"supportercrm/internal/charity"
+	"supportercrm/internal/emaillogo"
 	"supportercrm/internal/events"
 	"supportercrm/internal/groupcommit"
 	"supportercrm/internal/outbox"
@@ -42,6 +43,8 @@ func Register(app core.App, cfg Config) error {
 	topics := signup.NewTopicCache(app)
 	writes := groupcommit.New(app, 64)
 	signup.BindGuards(app)
+	emaillogo.BindValidation(app)
+	logo := &emaillogo.Logo{App: app, Static: set.Static()}
 
 	cfg.Outbox.Suppressed = signup.IsSuppressed
 	dial := outbox.DialSettings(app, cfg.DKIM)
@@ -93,6 +96,7 @@ func Register(app core.App, cfg Config) error {
 		}}
 		routes(se, h, engine, set)
 		se.Router.GET("/events", eventsPage.Serve)
+		se.Router.GET(charity.EmailLogoPath, logo.Serve)
 		fb.routes(se)
 		var err error
 		once.Do(func() {
@@ -155,7 +159,7 @@ func Commands(app core.App, cfg Config) ([]*cobra.Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]*cobra.Command{fb.command(), PrivacyCommand(app)}, crmCommands(app, cfg)...), nil
+	return append([]*cobra.Command{fb.command(), PrivacyCommand(app), ClaimCommand(app)}, crmCommands(app, cfg)...), nil
 }
 
 // alertStaff emails every admin (staff with the admin role, and superusers).

@@ -20,8 +20,8 @@ import (
 // writer and command: the Gift Aid hooks (declaration checks, thank-you
 // email on a donation) and the hourly retention job while serving.
 func bindPrivacy(app core.App, cfg Config, signer *tokens.Signer, set *views.Set, identity func() (charity.Identity, error), wake func()) {
-	gift := &giftaid.Service{App: app, Signer: signer, Views: set, Identity: identity, Notify: wake}
-	gift.BindHooks(signup.IsSuppressed)
+	gift := &giftaid.Service{App: app, Signer: signer, Views: set, Identity: identity, Suppressed: signup.IsSuppressed, Notify: wake}
+	gift.BindHooks()
 
 	pruner := &retention.Pruner{App: app, Now: time.Now, After: cfg.PendingRetention, Anonymise: erasure.Anonymise}
 	var (

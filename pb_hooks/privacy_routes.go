@@ -14,9 +14,10 @@ import (
 
 // privacyRoutes adds the public Gift Aid page and the admins' erasure action.
 func privacyRoutes(se *core.ServeEvent, s *signup.Service) {
-	gift := &giftaid.Handlers{S: &giftaid.Service{App: s.App, Signer: s.Signer, Views: s.Views, Identity: s.Identity, Notify: s.Notify}}
+	gift := &giftaid.Handlers{S: &giftaid.Service{App: s.App, Signer: s.Signer, Views: s.Views, Identity: s.Identity, Suppressed: signup.IsSuppressed, Notify: s.Notify}}
 	se.Router.GET("/gift-aid", gift.Page)
 	se.Router.POST("/gift-aid", gift.Submit).Bind(apis.BodyLimit(bodyLimit))
+	se.Router.POST("/gift-aid/request", gift.Request).Bind(apis.BodyLimit(bodyLimit))
 
 	eraser := &erasure.Eraser{App: s.App, Hash: signup.HashEmail}
 	se.Router.POST("/api/crm/supporters/{id}/erase", func(e *core.RequestEvent) error {

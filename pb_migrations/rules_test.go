@@ -19,9 +19,10 @@ import (
 )
 
 // This file checks the REST API rules of every collection and view
-// (1764086400_collections.go, 1764086403_campaigns.go, 1764086405_events.go,
-// 1764086406_giving.go, 1764086407_crm.go), together with the hooks that back
-// them, for every collection × role × action.
+// (1764086400_collections.go, 1764086403_campaigns.go, 1764086404_schedules.go,
+// 1764086405_events.go, 1764086406_giving.go, 1764086407_crm.go,
+// 1764086560_rules.go), together with the hooks that back them, for every
+// collection × role × action.
 //
 // Status codes come from PocketBase's apis/record_crud.go (v0.40.4):
 //   - nil rule, caller not a superuser: 403 for every action, guests included;
@@ -29,6 +30,8 @@ import (
 //   - view/update/delete with a failing filter rule: 404;
 //   - create with a failing filter rule: 400;
 //   - a model hook refusing the write: 400;
+//   - a request hook refusing every API write (consents, suppression
+//     deletes): 403, superusers included;
 //   - any write to a view collection: 400, before any rule is checked;
 //   - superusers bypass every rule (but not the hooks).
 // Besides the status, every row checks the data: a refused write leaves the
@@ -82,6 +85,7 @@ type row struct {
 	field  string                             // update: this field must hold value afterwards
 	value  string
 	check  func(*testing.T, *fx, *core.Record) // after an allowed create/update, with the stored record
+	says   string                              // create/update/delete: the answer's message holds this
 }
 
 var rules = []row{
@@ -107,8 +111,10 @@ var rules = []row{
 	{coll: vocab.Supporters, act: del, role: admin, want: 403},
 	{coll: vocab.Supporters, act: del, role: super, want: 204},
 
-	// topics: everyone reads public topics, staff read all, admins create and
-	// edit, only superusers delete.
+	// topics: everyone reads public topics, staff read all, admins manage
+	// them. A topic anything refers to (a supporter, a consent row, a
+	// campaign, a schedule) can't be deleted, by anyone: unticking public
+	// retires it from the forms and keeps the evidence whole.
 	{coll: vocab.Topics, act: list, role: anon, want: 200, sees: seesPublic},
 	{coll: vocab.Topics, act: list, role: comms, want: 200, sees: seesAll},
 	{coll: vocab.Topics, act: list, role: admin, want: 200, sees: seesAll},
@@ -129,14 +135,23 @@ var rules = []row{
 	{coll: vocab.Topics, act: update, role: comms, want: 404},
 	{coll: vocab.Topics, act: update, role: admin, want: 200},
 	{coll: vocab.Topics, act: update, role: super, want: 200},
-	{coll: vocab.Topics, act: del, role: anon, want: 403},
-	{coll: vocab.Topics, act: del, role: comms, want: 403},
-	{coll: vocab.Topics, act: del, role: admin, want: 403},
+	{coll: vocab.Topics, act: del, role: anon, want: 404},
+	{coll: vocab.Topics, act: del, role: comms, want: 404},
+	{coll: vocab.Topics, act: del, role: admin, want: 204},
 	{coll: vocab.Topics, act: del, role: super, want: 204},
+	{coll: vocab.Topics, act: del, role: admin, want: 400, note: "chosen by a supporter", target: topicOf(vocab.Supporters), says: "in use (1 supporters)"},
+	{coll: vocab.Topics, act: del, role: admin, want: 400, note: "named in a consent row", target: topicOf(vocab.Consents), says: "in use (1 consents)"},
+	{coll: vocab.Topics, act: del, role: admin, want: 400, note: "a campaign's audience", target: topicOf(vocab.Campaigns)},
+	{coll: vocab.Topics, act: del, role: admin, want: 400, note: "a schedule's audience", target: topicOf(vocab.Schedules)},
+	{coll: vocab.Topics, act: del, role: super, want: 400, note: "chosen by a supporter", target: topicOf(vocab.Supporters), says: "in use (1 supporters)"},
+	{coll: vocab.Topics, act: del, role: super, want: 400, note: "named in a consent row", target: topicOf(vocab.Consents), says: "in use (1 consents)"},
+	{coll: vocab.Topics, act: del, role: super, want: 400, note: "a campaign's audience", target: topicOf(vocab.Campaigns)},
+	{coll: vocab.Topics, act: del, role: super, want: 400, note: "a schedule's audience", target: topicOf(vocab.Schedules)},
 
-	// consents: staff read; only superusers create; nobody edits or deletes
-	// through the API, superusers included: only the confirm link (Go code)
-	// sets confirmed_at, once.
+	// consents: staff read; only the app writes them (Go code: signup,
+	// confirm, preferences, unsubscribe, import, erasure). Nobody creates,
+	// edits or deletes a row through the API or the dashboard, superusers
+	// included, so the evidence can't be forged.
 	{coll: vocab.Consents, act: list, role: anon, want: 200, sees: seesNone},
 	{coll: vocab.Consents, act: list, role: comms, want: 200, sees: seesAll},
 	{coll: vocab.Consents, act: list, role: admin, want: 200, sees: seesAll},
@@ -148,20 +163,20 @@ var rules = []row{
 	{coll: vocab.Consents, act: create, role: anon, want: 403},
 	{coll: vocab.Consents, act: create, role: comms, want: 403},
 	{coll: vocab.Consents, act: create, role: admin, want: 403},
-	{coll: vocab.Consents, act: create, role: super, want: 200},
-	{coll: vocab.Consents, act: create, role: super, want: 400, note: "no supporter", body: `{"action":"grant","basis":"consent","method":"staff","wording":"I agree"}`},
+	{coll: vocab.Consents, act: create, role: super, want: 403, says: "written by the app itself"},
+	{coll: vocab.Consents, act: create, role: super, want: 403, note: "confirmed grant", body: `{"supporter":"{supporter}","action":"grant","basis":"consent","method":"web_form","wording":"I agree","confirmed_at":"2026-01-02 03:04:05.000Z"}`},
 	{coll: vocab.Consents, act: update, role: anon, want: 403},
 	{coll: vocab.Consents, act: update, role: comms, want: 403},
 	{coll: vocab.Consents, act: update, role: admin, want: 403},
-	{coll: vocab.Consents, act: update, role: super, want: 400},
+	{coll: vocab.Consents, act: update, role: super, want: 403},
 	{coll: vocab.Consents, act: update, role: admin, want: 403, note: "confirm", body: `{"confirmed_at":"2026-01-02 03:04:05.000Z"}`},
-	{coll: vocab.Consents, act: update, role: super, want: 400, note: "fake a confirmation", body: `{"confirmed_at":"2026-01-02 03:04:05.000Z"}`},
-	{coll: vocab.Consents, act: update, role: super, want: 400, note: "re-confirm", target: confirmedConsent, body: `{"confirmed_at":"2026-02-03 04:05:06.000Z"}`},
-	{coll: vocab.Consents, act: update, role: super, want: 400, note: "unconfirm", target: confirmedConsent, body: `{"confirmed_at":""}`},
+	{coll: vocab.Consents, act: update, role: super, want: 403, note: "fake a confirmation", body: `{"confirmed_at":"2026-01-02 03:04:05.000Z"}`},
+	{coll: vocab.Consents, act: update, role: super, want: 403, note: "re-confirm", target: confirmedConsent, body: `{"confirmed_at":"2026-02-03 04:05:06.000Z"}`},
+	{coll: vocab.Consents, act: update, role: super, want: 403, note: "unconfirm", target: confirmedConsent, body: `{"confirmed_at":""}`},
 	{coll: vocab.Consents, act: del, role: anon, want: 403},
 	{coll: vocab.Consents, act: del, role: comms, want: 403},
 	{coll: vocab.Consents, act: del, role: admin, want: 403},
-	{coll: vocab.Consents, act: del, role: super, want: 400},
+	{coll: vocab.Consents, act: del, role: super, want: 403, says: "written by the app itself"},
 
 	// outbox: superusers only (it holds confirmation links).
 	{coll: vocab.Outbox, act: list, role: anon, want: 403},
@@ -185,8 +200,9 @@ var rules = []row{
 	{coll: vocab.Outbox, act: del, role: admin, want: 403},
 	{coll: vocab.Outbox, act: del, role: super, want: 204},
 
-	// suppressions: admins read and add; nobody edits (hook); only superusers
-	// delete. An address typed into email_hash is stored hashed.
+	// suppressions: admins read and add; nobody edits or deletes one, not
+	// even a superuser: an erased or complained address must stay unmailed.
+	// An address typed into email_hash is stored hashed.
 	{coll: vocab.Suppressions, act: list, role: anon, want: 200, sees: seesNone},
 	{coll: vocab.Suppressions, act: list, role: comms, want: 200, sees: seesNone},
 	{coll: vocab.Suppressions, act: list, role: admin, want: 200, sees: seesAll},
@@ -207,7 +223,7 @@ var rules = []row{
 	{coll: vocab.Suppressions, act: del, role: anon, want: 403},
 	{coll: vocab.Suppressions, act: del, role: comms, want: 403},
 	{coll: vocab.Suppressions, act: del, role: admin, want: 403},
-	{coll: vocab.Suppressions, act: del, role: super, want: 204},
+	{coll: vocab.Suppressions, act: del, role: super, want: 403, says: "can't be deleted"},
 
 	// staff: each member sees and may rename themselves (not change their
 	// role); admins manage everyone. The default target is another comms member.
@@ -475,6 +491,33 @@ var rules = []row{
 	{coll: vocab.SyncRuns, act: del, role: comms, want: 403},
 	{coll: vocab.SyncRuns, act: del, role: admin, want: 403},
 	{coll: vocab.SyncRuns, act: del, role: super, want: 204},
+
+	// schedules: recurring newsletters are comms work, like campaigns: staff
+	// read, create and edit them (a schedule can do no more than the
+	// campaigns comms staff may send anyway); admins delete, comms staff
+	// switch one off with enabled. The next run is always computed.
+	{coll: vocab.Schedules, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Schedules, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.Schedules, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Schedules, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Schedules, act: view, role: anon, want: 404},
+	{coll: vocab.Schedules, act: view, role: comms, want: 200},
+	{coll: vocab.Schedules, act: view, role: admin, want: 200},
+	{coll: vocab.Schedules, act: view, role: super, want: 200},
+	{coll: vocab.Schedules, act: create, role: anon, want: 400},
+	{coll: vocab.Schedules, act: create, role: comms, want: 200, check: nextRunSet},
+	{coll: vocab.Schedules, act: create, role: admin, want: 200, check: nextRunSet},
+	{coll: vocab.Schedules, act: create, role: super, want: 200, check: nextRunSet},
+	{coll: vocab.Schedules, act: create, role: comms, want: 400, note: "bad spec", body: `{"name":"Bad","spec":"every tuesday","subject":"News","body_format":"markdown","body":"Hello","topics":["{topic}"]}`},
+	{coll: vocab.Schedules, act: update, role: anon, want: 404},
+	{coll: vocab.Schedules, act: update, role: comms, want: 200},
+	{coll: vocab.Schedules, act: update, role: admin, want: 200},
+	{coll: vocab.Schedules, act: update, role: super, want: 200},
+	{coll: vocab.Schedules, act: update, role: comms, want: 200, note: "switch off", body: `{"enabled":false}`, field: "enabled", value: "false"},
+	{coll: vocab.Schedules, act: del, role: anon, want: 404},
+	{coll: vocab.Schedules, act: del, role: comms, want: 404},
+	{coll: vocab.Schedules, act: del, role: admin, want: 204},
+	{coll: vocab.Schedules, act: del, role: super, want: 204},
 }
 
 // Per-collection defaults: the JSON a create sends ({n} is a sequence number,
@@ -498,6 +541,7 @@ var (
 		vocab.Giving:       `{"donated_pence":100000}`,
 		vocab.Events:       `{"name":"Event {n}","source":"manual"}`,
 		vocab.SyncRuns:     `{"source":"facebook","trigger":"manual"}`,
+		vocab.Schedules:    `{"name":"Monthly {n}","enabled":true,"spec":"0 9 1 * *","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
 	}
 	updateField = map[string]string{
 		vocab.Supporters:   "notes",
@@ -516,12 +560,13 @@ var (
 		vocab.Giving:       "gift_aid",
 		vocab.Events:       "blurb",
 		vocab.SyncRuns:     "error",
+		vocab.Schedules:    "name",
 	}
 )
 
 // collections lists every collection and view the matrix covers.
 var collections = []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity,
-	vocab.Campaigns, vocab.Deliveries, vocab.Donations, vocab.Pledges, vocab.Declarations, vocab.Timeline, vocab.Giving, vocab.Events, vocab.SyncRuns}
+	vocab.Campaigns, vocab.Deliveries, vocab.Donations, vocab.Pledges, vocab.Declarations, vocab.Timeline, vocab.Giving, vocab.Events, vocab.SyncRuns, vocab.Schedules}
 
 func TestAPIRules(t *testing.T) {
 	f := newFixtures(t)
@@ -637,6 +682,7 @@ func testCreate(t *testing.T, f *fx, r row) {
 	if status != r.want {
 		t.Fatalf("status %d, want %d: %s", status, r.want, resp)
 	}
+	saysWhy(t, r, resp)
 	after := f.count(t, r.coll)
 	if status != http.StatusOK {
 		if after != before {
@@ -669,6 +715,7 @@ func testUpdate(t *testing.T, f *fx, r row) {
 	if status != r.want {
 		t.Fatalf("status %d, want %d: %s", status, r.want, resp)
 	}
+	saysWhy(t, r, resp)
 	fresh, err := f.env.App.FindRecordById(r.coll, target.Id)
 	if err != nil {
 		t.Fatal(err)
@@ -697,6 +744,7 @@ func testDelete(t *testing.T, f *fx, r row) {
 	if status != r.want {
 		t.Fatalf("status %d, want %d: %s", status, r.want, resp)
 	}
+	saysWhy(t, r, resp)
 	fresh, err := f.env.App.FindRecordById(r.coll, target.Id)
 	if status == http.StatusNoContent {
 		if err == nil {
@@ -712,6 +760,14 @@ func testDelete(t *testing.T, f *fx, r row) {
 	}
 }
 
+// saysWhy checks that a refusal explains itself, where the row says how.
+func saysWhy(t *testing.T, r row, resp string) {
+	t.Helper()
+	if r.says != "" && !strings.Contains(resp, r.says) {
+		t.Fatalf("answer %s doesn't say %q", resp, r.says)
+	}
+}
+
 // Targets for special rows.
 
 func hiddenTopic(_ *testing.T, f *fx) *core.Record { return f.hidden }
@@ -721,6 +777,34 @@ func self(_ *testing.T, f *fx) *core.Record { return f.actor[comms] }
 func hiddenEvent(_ *testing.T, f *fx) *core.Record { return f.hiddenEvent }
 
 func removedEvent(_ *testing.T, f *fx) *core.Record { return f.removedEvent }
+
+// topicOf is a fresh topic that a fresh record of coll refers to.
+func topicOf(coll string) func(*testing.T, *fx) *core.Record {
+	return func(t *testing.T, f *fx) *core.Record {
+		topic := f.make(t, vocab.Topics)
+		var user *core.Record
+		if coll == vocab.Consents { // written once, as the app writes them
+			user = core.NewRecord(testkit.Collection(t, f.env.App, coll))
+			user.Load(map[string]any{"supporter": f.supporter.Id, "action": vocab.ActionGrant, "basis": vocab.BasisConsent, "method": vocab.MethodStaff, "wording": "I agree"})
+		} else {
+			user = f.make(t, coll)
+		}
+		user.Set("topics", []string{topic.Id})
+		if err := f.env.App.Save(user); err != nil {
+			t.Fatal(err)
+		}
+		return topic
+	}
+}
+
+// nextRunSet checks that a schedule saved through the API got its next run
+// from its spec.
+func nextRunSet(t *testing.T, _ *fx, rec *core.Record) {
+	t.Helper()
+	if rec.GetBool("enabled") && rec.GetDateTime("next_run_at").IsZero() {
+		t.Fatal("next_run_at not computed from the spec")
+	}
+}
 
 func confirmedConsent(t *testing.T, f *fx) *core.Record {
 	// Reload first: the guard compares with Original(), which PocketBase
@@ -950,6 +1034,13 @@ func (f *fx) make(t *testing.T, coll string) *core.Record {
 	case vocab.SyncRuns:
 		r.Set("source", "facebook")
 		r.Set("trigger", "cron")
+	case vocab.Schedules: // disabled: the runner leaves it alone
+		r.Set("name", fmt.Sprintf("Fixture %d", n))
+		r.Set("spec", "@monthly")
+		r.Set("subject", "Hello {{.FirstName}}")
+		r.Set("body_format", vocab.FormatMarkdown)
+		r.Set("body", "Fixture body")
+		r.Set("topics", []string{f.shared[vocab.Topics].Id})
 	default:
 		t.Fatalf("no fixture for %s", coll)
 	}
@@ -1068,5 +1159,36 @@ func TestNoOpenRegistration(t *testing.T) {
 	}
 	if _, err := env.App.FindCollectionByNameOrId("users"); err == nil {
 		t.Fatal("the users collection still exists")
+	}
+}
+
+// The batch API runs the same record handlers, so an admin who switches it
+// on still can't forge, alter or remove consent evidence, or lift a
+// suppression, as a superuser.
+func TestBatchCantWriteEvidence(t *testing.T) {
+	f := newFixtures(t)
+	s := f.env.App.Settings()
+	s.Batch.Enabled = true
+	s.Batch.MaxRequests = 10
+	if err := f.env.App.Save(s); err != nil {
+		t.Fatal(err)
+	}
+	consent, suppression := f.make(t, vocab.Consents), f.make(t, vocab.Suppressions)
+	for name, req := range map[string]string{
+		"create consent":     `{"method":"POST","url":"/api/collections/consents/records","body":{"supporter":"` + f.supporter.Id + `","action":"grant","basis":"consent","method":"web_form","wording":"Forged"}}`,
+		"update consent":     `{"method":"PATCH","url":"/api/collections/consents/records/` + consent.Id + `","body":{"wording":"Forged"}}`,
+		"delete consent":     `{"method":"DELETE","url":"/api/collections/consents/records/` + consent.Id + `"}`,
+		"delete suppression": `{"method":"DELETE","url":"/api/collections/suppressions/records/` + suppression.Id + `"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := testkit.Dump(t, f.env.App, vocab.Consents, vocab.Suppressions)
+			status, body := f.do(t, super, http.MethodPost, "/api/batch", `{"requests":[`+req+`]}`)
+			if status == http.StatusOK {
+				t.Fatalf("batch answered 200: %s", body)
+			}
+			if after := testkit.Dump(t, f.env.App, vocab.Consents, vocab.Suppressions); after != before {
+				t.Fatalf("a refused batch changed the evidence:\nbefore %s\nafter  %s", before, after)
+			}
+		})
 	}
 }

@@ -24,8 +24,9 @@ type Identity struct {
 	Website      string
 	ContactEmail string
 	PrivacyURL   string
-	// LogoPath is the logo on this app's own origin, for pages; LogoURL is
-	// the same with the app's public URL in front, for emails.
+	// LogoPath is the logo on this app's own origin, for pages (SVG is
+	// fine there); LogoURL is the same logo as a PNG (EmailLogoPath) with
+	// the app's public URL in front, for emails, where SVG doesn't show.
 	LogoPath       string
 	LogoURL        string
 	Tagline        string
@@ -35,9 +36,18 @@ type Identity struct {
 	// wording does and no one has to remember to bump it.
 	ConsentVersion string
 	EmbedOrigins   []string
+	// HelpLines are the referral lines every public page shows under "Need
+	// help now?"; LeaveURL is the neutral site "Leave this site quickly"
+	// replaces the page with.
+	HelpLines []HelpLine
+	LeaveURL  string
 	// AppURL is the public base URL of this app (dashboard setting), without a trailing slash.
 	AppURL string
 }
+
+// EmailLogoPath is where the logo is served as a PNG for email
+// (internal/emaillogo): the charity's upload, or the built-in logo.
+const EmailLogoPath = "/logo.png"
 
 // Source caches the identity and reloads it after the record or the app
 // settings change.
@@ -72,6 +82,7 @@ func NewSource(app core.App) *Source {
 	app.OnRecordDelete(vocab.Charity).BindFunc(func(e *core.RecordEvent) error {
 		return errors.New("the charity identity can be edited but not deleted")
 	})
+	bindSafety(app)
 	return s
 }
 
@@ -118,6 +129,10 @@ func Load(app core.App) (Identity, error) {
 	var origins []string
 	_ = r.UnmarshalJSONField("embed_origins", &origins)
 	wording := r.GetString("consent_wording")
+	lines, err := helpLines(r)
+	if err != nil {
+		return Identity{}, fmt.Errorf("failed to load charity identity: %w", err)
+	}
 	return Identity{
 		Name:           r.GetString("name"),
 		Number:         r.GetString("charity_number"),
@@ -126,12 +141,14 @@ func Load(app core.App) (Identity, error) {
 		ContactEmail:   r.GetString("contact_email"),
 		PrivacyURL:     r.GetString("privacy_url"),
 		LogoPath:       logo,
-		LogoURL:        appURL + logo,
+		LogoURL:        appURL + EmailLogoPath,
 		Tagline:        r.GetString("tagline"),
 		SignupIntro:    r.GetString("signup_intro"),
 		ConsentWording: wording,
 		ConsentVersion: WordingVersion(wording),
 		EmbedOrigins:   origins,
+		HelpLines:      lines,
+		LeaveURL:       leaveURL(r),
 		AppURL:         appURL,
 	}, nil
 }

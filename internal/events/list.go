@@ -13,20 +13,13 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"supportercrm/internal/tz"
 	"supportercrm/internal/vocab"
 )
 
 // London is the zone every date is shown in: the charity and its
 // supporters are in the UK.
-var London = mustZone("Europe/London")
-
-func mustZone(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		panic(err) // time/tzdata is embedded in the binary
-	}
-	return loc
-}
+var London = tz.London
 
 // assumedLength is how long an event with no end time is taken to last, so
 // that one in progress still shows as on.

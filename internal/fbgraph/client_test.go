@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"supportercrm/internal/fbgraph"
+	"supportercrm/internal/tz"
 )
 
 const (
@@ -22,7 +23,7 @@ const (
 	token  = "EAAB-secret-page-token-123"
 )
 
-var london, _ = time.LoadLocation("Europe/London")
+var london = tz.London
 
 // fakeGraph serves the fixtures in testdata/ as the Graph API would, with
 // paging links rewritten to itself, and lets a test queue faults.

@@ -13,6 +13,7 @@ import (
 	"supportercrm/internal/charity"
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/tokens"
+	"supportercrm/internal/tz"
 	"supportercrm/internal/vocab"
 )
 
@@ -33,7 +34,7 @@ var unreachable = []string{vocab.StatusBounced, vocab.StatusComplained, vocab.St
 // BindHooks binds, for every writer (dashboard, REST API, imports, Go):
 // the checks on Gift Aid declarations, and the thank-you email queued in the
 // same transaction as a donation from a donor with no declaration.
-func (s *Service) BindHooks(suppressed func(app core.App, email string) (bool, error)) {
+func (s *Service) BindHooks() {
 	check := func(e *core.RecordEvent) error {
 		if err := s.checkDeclaration(e.Record); err != nil {
 			return err
@@ -48,7 +49,7 @@ func (s *Service) BindHooks(suppressed func(app core.App, email string) (bool, e
 			if err := e.Next(); err != nil {
 				return err
 			}
-			queued, err := s.thank(tx, e.Record, suppressed)
+			queued, err := s.thank(tx, e.Record)
 			if err != nil || !queued || s.Notify == nil {
 				return err
 			}
@@ -113,7 +114,7 @@ type thankYou struct {
 // thank queues a thank-you inviting Gift Aid when the donation is recent, of
 // a kind Gift Aid applies to, from a reachable donor who has no declaration
 // and hasn't been invited lately. It reports whether mail was queued.
-func (s *Service) thank(tx core.App, d *core.Record, suppressed func(core.App, string) (bool, error)) (bool, error) {
+func (s *Service) thank(tx core.App, d *core.Record) (bool, error) {
 	if d.GetString("method") == noThanksFor || d.GetString("gift_aid_declaration") != "" ||
 		time.Since(d.GetDateTime("donated_on").Time()) > thankWithin {
 		return false, nil
@@ -132,7 +133,7 @@ func (s *Service) thank(tx core.App, d *core.Record, suppressed func(core.App, s
 	if recent, err := outbox.QueuedSince(tx, email, vocab.KindThankYou, time.Now().Add(-thankEvery)); err != nil || recent {
 		return false, err
 	}
-	if no, err := suppressed(tx, email); err != nil || no {
+	if no, err := s.Suppressed(tx, email); err != nil || no {
 		return false, err
 	}
 	id, err := s.Identity()
@@ -166,10 +167,5 @@ func (s *Service) link(id charity.Identity, path string, p tokens.Purpose, subje
 	return id.AppURL + path + "?token=" + url.QueryEscape(s.Signer.Sign(p, subject, ttl))
 }
 
-// london is where donors read dates; UTC if the zone database is missing.
-var london = func() *time.Location {
-	if l, err := time.LoadLocation("Europe/London"); err == nil {
-		return l
-	}
-	return time.UTC
-}()
+// london is where donors read dates.
+var london = tz.London

@@ -1,7 +1,6 @@
 package giftaid
 
 import (
-	"bytes"
 	"errors"
 	"net/http"
 	"net/url"
@@ -27,10 +26,15 @@ type page struct {
 	Errors         FieldErrors
 	Wording        string
 	WordingVersion string
-	Active         []declared
+	// HomeArea is the outward code ("LS6") of the home on the donor's latest
+	// declaration, offered for them to confirm; empty when there is none.
+	HomeArea string
+	Active   []declared
 }
 
-type declared struct{ On, Method, Postcode string }
+// declared is a declaration in force as the page shows it: the home by its
+// postcode's outward part only.
+type declared struct{ On, Method, Area string }
 
 // message is what pages/message.html sees.
 type message struct {
@@ -42,30 +46,29 @@ type message struct {
 
 type link struct{ URL, Label string }
 
-// Page serves GET /gift-aid?token=…: the declaration form, filled in from
-// the latest declaration or the supporter record, and a cancel button when
-// a declaration is in force.
+// Page serves GET /gift-aid?token=…: the declaration form and, when a
+// declaration is in force, a cancel button. The names are filled in; a stored
+// home address never is: the donor types it, or confirms the one behind a
+// hint that shows the postcode's outward part only.
 func (h *Handlers) Page(e *core.RequestEvent) error {
 	token := e.Request.URL.Query().Get("token")
 	sup, err := h.S.Donor(token)
 	if err != nil {
 		return h.failure(e, err)
 	}
-	form := Input{FirstName: sup.GetString("first_name"), LastName: sup.GetString("last_name"),
-		Address: sup.GetString("address"), Postcode: sup.GetString("postcode")}
-	active, err := Active(h.S.App, sup.Id)
+	home, err := StoredHome(h.S.App, sup.Id)
 	if err != nil {
 		return err
 	}
-	if len(active) > 0 {
-		d := active[0]
-		form = Input{Title: d.GetString("title"), FirstName: d.GetString("first_name"), LastName: d.GetString("last_name"),
-			House: d.GetString("house"), Address: d.GetString("address"), Postcode: d.GetString("postcode")}
+	form := Input{FirstName: sup.GetString("first_name"), LastName: sup.GetString("last_name")}
+	if home != nil {
+		form = Input{Title: home.GetString("title"), FirstName: home.GetString("first_name"), LastName: home.GetString("last_name")}
 	}
-	return h.form(e, http.StatusOK, token, sup.Id, form, nil)
+	return h.form(e, http.StatusOK, token, sup.Id, home, form, nil)
 }
 
-func (h *Handlers) form(e *core.RequestEvent, status int, token, supporterID string, f Input, errs FieldErrors) error {
+// form renders the page; home is the supporter's StoredHome (nil for none).
+func (h *Handlers) form(e *core.RequestEvent, status int, token, supporterID string, home *core.Record, f Input, errs FieldErrors) error {
 	id, err := h.S.Identity()
 	if err != nil {
 		return err
@@ -76,8 +79,11 @@ func (h *Handlers) form(e *core.RequestEvent, status int, token, supporterID str
 	}
 	p := page{Charity: id, Title: "Gift Aid", Token: token, Form: f, Errors: errs,
 		Wording: Wording(id.Name), WordingVersion: charity.WordingVersion(Wording(id.Name))}
+	if home != nil {
+		p.HomeArea = Outward(home.GetString("postcode"))
+	}
 	for _, d := range active {
-		p.Active = append(p.Active, declared{On: d.GetDateTime("declared_on").Time().In(london).Format(dateForPeople), Method: d.GetString("method"), Postcode: d.GetString("postcode")})
+		p.Active = append(p.Active, declared{On: d.GetDateTime("declared_on").Time().In(london).Format(dateForPeople), Method: d.GetString("method"), Area: Outward(d.GetString("postcode"))})
 	}
 	return h.render(e, status, "gift_aid", p)
 }
@@ -102,7 +108,7 @@ func (h *Handlers) Submit(e *core.RequestEvent) error {
 		return h.say(e, http.StatusOK, "Gift Aid cancelled", "We won't claim Gift Aid on donations you make from today. Thank you for letting us know; if you'd like to declare again later, come back to this page.", back)
 	}
 	in := Input{Title: f.Get("title"), FirstName: f.Get("first_name"), LastName: f.Get("last_name"), House: f.Get("house"),
-		Address: f.Get("address"), Postcode: f.Get("postcode"), Confirm: f.Get("confirm") == "yes"}
+		Address: f.Get("address"), Postcode: f.Get("postcode"), Confirm: f.Get("confirm") == "yes", SameHome: f.Get("home") == "same"}
 	errs, err := h.S.Declare(token, Request{Input: in, WordingVersion: f.Get("wording_version"), IP: e.RealIP(), UserAgent: e.Request.UserAgent()})
 	if err != nil {
 		return h.failure(e, err)
@@ -112,7 +118,11 @@ func (h *Handlers) Submit(e *core.RequestEvent) error {
 		if err != nil {
 			return h.failure(e, err)
 		}
-		return h.form(e, http.StatusBadRequest, token, sup.Id, in, errs)
+		home, err := StoredHome(h.S.App, sup.Id)
+		if err != nil {
+			return err
+		}
+		return h.form(e, http.StatusBadRequest, token, sup.Id, home, in, errs)
 	}
 	return h.say(e, http.StatusOK, "Thank you: Gift Aid declared",
 		"We'll claim Gift Aid on your donations from the past 4 years and in the future, adding 25p to every £1 you give at no extra cost to you. Please tell us if you stop paying enough UK tax, change your name or move home.", back)
@@ -135,13 +145,5 @@ func (h *Handlers) say(e *core.RequestEvent, status int, heading, msg string, l 
 }
 
 func (h *Handlers) render(e *core.RequestEvent, status int, name string, data any) error {
-	var buf bytes.Buffer
-	if err := h.S.Views.Page(&buf, name, data); err != nil {
-		return err
-	}
-	hd := e.Response.Header()
-	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	hd.Set("Referrer-Policy", "no-referrer") // the page's address carries a token
-	hd.Set("Cache-Control", "no-store")
-	return e.HTML(status, buf.String())
+	return h.S.Views.Respond(e.Response, status, "no-store", name, data)
 }

@@ -1,8 +1,9 @@
 // Package giftaid records Gift Aid declarations: the donor's own form
-// (reached from a signed link in a donation's thank-you email or on the
-// preferences page), cancellation from the same page, the checks that hold
-// for declarations admins enter in the dashboard, and the thank-you email
-// that invites a declaration. See compliance.md §3 for what HMRC requires.
+// (reached by a signed link, valid for days, mailed with a donation's thanks
+// or on request from the preferences page), cancellation from the same page,
+// the checks that hold for declarations admins enter in the dashboard, and
+// the thank-you email that invites a declaration. See compliance.md §3 for
+// what HMRC requires.
 package giftaid
 
 import (
@@ -36,6 +37,8 @@ type Service struct {
 	Signer   *tokens.Signer
 	Views    *views.Set
 	Identity func() (charity.Identity, error)
+	// Suppressed reports whether an address is on the suppression list.
+	Suppressed func(app core.App, email string) (bool, error)
 	// Notify is called after mail is queued (the outbox worker's Wake).
 	Notify func()
 }
@@ -50,12 +53,16 @@ type LinkError struct {
 func (e *LinkError) Error() string { return e.Heading + ": " + e.Err.Error() }
 func (e *LinkError) Unwrap() error { return e.Err }
 
+// newLink tells a donor how to get a Gift Aid link when theirs has expired,
+// or is one of the retired year-long ones.
+const newLink = "Gift Aid links work for 3 days. For a new one, open “Choose what you receive” in any email from us and press “Email me a Gift Aid link”: we'll send it to the address we have for you."
+
 // Donor returns the supporter a Gift Aid link names.
 func (s *Service) Donor(token string) (*core.Record, error) {
 	claims, err := s.Signer.Verify(tokens.GiftAid, token)
 	if err != nil {
-		if errors.Is(err, tokens.ErrExpired) {
-			return nil, &LinkError{"This link has expired", "Please use the link in a more recent email from us, or the one on your email preferences page.", err}
+		if errors.Is(err, tokens.ErrExpired) || errors.Is(err, tokens.ErrPurpose) {
+			return nil, &LinkError{"This link has expired", newLink, err}
 		}
 		return nil, &LinkError{"This link doesn't work", "It may have been cut short or changed. Please copy the whole link from the email.", err}
 	}
@@ -76,6 +83,22 @@ func (s *Service) Donor(token string) (*core.Record, error) {
 // newest first.
 func Active(app core.App, supporterID string) ([]*core.Record, error) {
 	return app.FindRecordsByFilter(vocab.Declarations, "supporter = {:s} && cancelled_on = ''", "-declared_on", 0, 0, dbx.Params{"s": supporterID})
+}
+
+// StoredHome returns the supporter's latest declaration that names a home
+// (house, address and a UK postcode), whose home the donor may confirm
+// without seeing it; nil when there is none.
+func StoredHome(app core.App, supporterID string) (*core.Record, error) {
+	decls, err := app.FindRecordsByFilter(vocab.Declarations, "supporter = {:s} && house != '' && address != ''", "-declared_on", 0, 0, dbx.Params{"s": supporterID})
+	if err != nil {
+		return nil, fmt.Errorf("failed to read Gift Aid declarations: %w", err)
+	}
+	for _, d := range decls {
+		if Outward(d.GetString("postcode")) != "" {
+			return d, nil
+		}
+	}
+	return nil, nil
 }
 
 // Covered reports whether a supporter has a declaration in force for their
@@ -109,7 +132,19 @@ func (s *Service) Declare(token string, req Request) (FieldErrors, error) {
 	if err != nil {
 		return nil, err
 	}
-	clean, errs := Validate(req.Input)
+	// The stored home, when the donor confirms it; without one (a stale
+	// page), what they typed, which is checked as usual.
+	in := req.Input
+	if in.SameHome {
+		home, err := StoredHome(s.App, sup.Id)
+		if err != nil {
+			return nil, err
+		}
+		if home != nil {
+			in.House, in.Address, in.Postcode = home.GetString("house"), home.GetString("address"), home.GetString("postcode")
+		}
+	}
+	clean, errs := Validate(in)
 	wording := Wording(id.Name)
 	if req.WordingVersion != charity.WordingVersion(wording) {
 		if errs == nil {

@@ -19,6 +19,9 @@ type Input struct {
 	// Confirm is the ticked box: the donor wants Gift Aid and has read the
 	// taxpayer statement.
 	Confirm bool
+	// SameHome is the donor confirming the home of their latest declaration,
+	// which the page never shows, instead of typing one.
+	SameHome bool
 }
 
 // FieldErrors maps a form field to a message written for the donor.
@@ -34,6 +37,17 @@ const (
 
 // The inward code's letters never include C, I, K, M, O or V.
 var postcodeRe = regexp.MustCompile(`^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][ABD-HJLNP-UW-Z]{2}$`)
+
+// Outward is a postcode's outward part, the district before the space ("LS6"
+// of "LS6 3QR"): all a page may show of a stored home. It is empty for
+// anything that isn't a UK postcode.
+func Outward(postcode string) string {
+	pc, ok := NormalizePostcode(postcode)
+	if !ok {
+		return ""
+	}
+	return pc[:strings.IndexByte(pc, ' ')]
+}
 
 // NormalizePostcode returns a UK postcode in HMRC's form, capitals with one
 // space before the last three characters ("ls1 1aa" gives "LS1 1AA"), and

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"supportercrm/internal/csvio"
+	"supportercrm/internal/tz"
 	"supportercrm/internal/vocab"
 )
 
@@ -78,13 +78,9 @@ func MarkClaim(app core.App, ref string) (Marked, error) {
 		return m, ErrBadClaim
 	}
 	err := app.RunInTransaction(func(tx core.App) error {
-		var used int
-		err := tx.DB().Select("count(*)").From(vocab.Donations).Where(dbx.HashExp{"gift_aid_claim": ref}).Row(&used)
-		if err != nil {
+		var err error
+		if m.Existing, err = Claimed(tx, ref); err != nil || m.Existing {
 			return err
-		}
-		if m.Existing = used > 0; m.Existing {
-			return nil
 		}
 		res, err := tx.DB().NewQuery(`UPDATE donations AS d
 			SET gift_aid_claim = {:claim}, gift_aid_declaration = ` + cover + `, updated = {:now}
@@ -101,6 +97,15 @@ func MarkClaim(app core.App, ref string) (Marked, error) {
 		return Marked{Claim: ref}, fmt.Errorf("failed to mark Gift Aid claim %s: %w", ref, err)
 	}
 	return m, nil
+}
+
+// Claimed reports whether a claim ref was made before: some donations are
+// in it. Exporting a claim (WriteClaim with ref) marks nothing, so a
+// reference never made is worth telling apart from an empty claim.
+func Claimed(app core.App, ref string) (bool, error) {
+	var used int
+	err := app.DB().Select("count(*)").From(vocab.Donations).Where(dbx.HashExp{"gift_aid_claim": ref}).Row(&used)
+	return used > 0, err
 }
 
 // Totals are what a claim file holds.
@@ -190,11 +195,5 @@ func Pounds(pence int64) string {
 	return fmt.Sprintf("£%s.%02d", whole, pence%100)
 }
 
-// london is where the schedule's dates are read; UTC if the zone database
-// is missing.
-var london = func() *time.Location {
-	if l, err := time.LoadLocation("Europe/London"); err == nil {
-		return l
-	}
-	return time.UTC
-}()
+// london is where the schedule's dates are read.
+var london = tz.London

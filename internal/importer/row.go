@@ -13,6 +13,7 @@ import (
 	"supportercrm/internal/csvio"
 	"supportercrm/internal/giftaid"
 	"supportercrm/internal/signup"
+	"supportercrm/internal/tz"
 	"supportercrm/internal/vocab"
 )
 
@@ -165,15 +166,7 @@ func parseDate(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("consent_date %q isn't a date (use 2025-03-31 or 31/03/2025)", clipForReport(s))
 }
 
-var london = mustLoad("Europe/London")
-
-func mustLoad(name string) *time.Location {
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		panic(err)
-	}
-	return loc
-}
+var london = tz.London
 
 // postcode keeps a UK postcode in HMRC's form and any other as given.
 func postcode(s string) (string, error) {

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"supportercrm/internal/tz"
 )
 
 // DefaultZone is where the charity's clocks are.
-const DefaultZone = "Europe/London"
+const DefaultZone = tz.LondonName
 
 // Spec is a parsed cron spec in its time zone.
 type Spec struct {

@@ -3,9 +3,11 @@ package schedules
 import (
 	"testing"
 	"time"
+
+	"supportercrm/internal/tz"
 )
 
-var london, _ = time.LoadLocation("Europe/London")
+var london = tz.London
 
 // runsOn counts the runs a spec makes on one London calendar day, stepping
 // Next from the day before.

@@ -10,11 +10,12 @@ import (
 
 	"supportercrm/internal/schedules"
 	"supportercrm/internal/testkit"
+	"supportercrm/internal/tz"
 	"supportercrm/internal/vocab"
 	_ "supportercrm/pb_migrations"
 )
 
-var london, _ = time.LoadLocation("Europe/London")
+var london = tz.London
 
 type clock struct{ now time.Time }
 

@@ -3,8 +3,6 @@ package signup_test
 import (
 	"context"
 	"net/http"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -17,62 +15,6 @@ import (
 	"supportercrm/internal/vocab"
 	"supportercrm/pb_hooks"
 )
-
-// chromiumPath finds a Chromium or Chrome binary, or returns "".
-func chromiumPath() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless_shell", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-// browser starts a headless Chromium for one test and returns a context for
-// its tab, limited to timeout. Without a browser the test is skipped, except
-// on CI (CI=true), where a missing browser is a failure.
-func browser(t *testing.T, timeout time.Duration) context.Context {
-	t.Helper()
-	path := chromiumPath()
-	if path == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("no chromium binary found (install the chromium package)")
-		}
-		t.Skip("no chromium binary found; install chromium to run browser tests")
-	}
-	dir := t.TempDir()
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(dir),
-	)
-	ctx, cancelTab := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc() // waits for the browser process
-		// Helper processes can still write to the profile for a moment after
-		// the browser exits; empty it before t.TempDir's own removal.
-		deadline := time.Now().Add(5 * time.Second)
-		for os.RemoveAll(dir) != nil && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
-	// The first run starts the browser; it must not carry the deadline, which
-	// would end the browser with it.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium %s: %v", path, err)
-	}
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	t.Cleanup(cancel)
-	return tctx
-}
 
 func run[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
 	t.Helper()
@@ -210,7 +152,7 @@ func TestBrowserSignupConfirmPreferences(t *testing.T) {
 		t.Fatalf("public topics = %d, %v", len(public), err)
 	}
 
-	ctx := browser(t, 20*time.Second)
+	ctx := testkit.Browser(t, 20*time.Second)
 	load(t, ctx, "open signup page", http.StatusOK, chromedp.Navigate(env.URL+"/"))
 	text := pageText(t, ctx)
 	for _, tp := range public {
@@ -316,7 +258,7 @@ func TestBrowserSignupConfirmPreferences(t *testing.T) {
 
 func TestBrowserSignupInvalidInput(t *testing.T) {
 	env := browserEnv(t)
-	ctx := browser(t, 20*time.Second)
+	ctx := testkit.Browser(t, 20*time.Second)
 	load(t, ctx, "open signup page", http.StatusOK, chromedp.Navigate(env.URL+"/"))
 	do(t, ctx, "fill the form",
 		chromedp.SendKeys(chromedp.ID("email"), "not-an-email"),

@@ -392,7 +392,7 @@ func TestLogoOnPagesAndEmails(t *testing.T) {
 	}
 	env.PostJSON(t, "/api/subscribe", `{"email":"logo@example.org","topics":["newsletter"],"consent":true}`)
 	m := env.SMTP.WaitFor(t, "logo@example.org", 1, 10*time.Second)[0]
-	if !strings.Contains(m.HTML, `src="https://supporters.lanternhouse.org.uk/static/logo.svg"`) || !strings.Contains(m.Text, "https://supporters.lanternhouse.org.uk/confirm?token=") {
+	if !strings.Contains(m.HTML, `src="https://supporters.lanternhouse.org.uk/logo.png"`) || !strings.Contains(m.Text, "https://supporters.lanternhouse.org.uk/confirm?token=") {
 		t.Errorf("email links are not absolute on the application URL:\n%s", m.HTML)
 	}
 }

@@ -25,11 +25,7 @@ func BindGuards(app core.App) {
 		}
 		return e.Next()
 	})
-	// Through the REST API and the dashboard nobody edits a consent row, not
-	// even a superuser: confirmation times are set only by the confirm link.
-	app.OnRecordUpdateRequest(vocab.Consents).BindFunc(func(e *core.RecordRequestEvent) error {
-		return e.BadRequestError(ErrAppendOnly.Error(), nil)
-	})
+	bindAPIGuards(app)
 	app.OnRecordDelete(vocab.Consents).BindFunc(func(e *core.RecordEvent) error {
 		return ErrAppendOnly
 	})

@@ -36,7 +36,6 @@ type page struct {
 	Delivery         string // the campaign message an unsubscribe link came from
 	PreferencesToken string
 	UnsubscribeToken string
-	GiftAidToken     string
 	Snippet          string
 }
 
@@ -285,7 +284,6 @@ func (h *Handlers) preferencesPage(e *core.RequestEvent, status int, token strin
 	return h.render(e, status, "preferences", page{
 		Title: "Email preferences", Form: f, Topics: choices, Errors: errs, Token: token,
 		UnsubscribeToken: h.S.Signer.Sign(tokens.Unsubscribe, sup.Id, tokens.UnsubscribeTTL),
-		GiftAidToken:     h.S.Signer.Sign(tokens.GiftAid, sup.Id, tokens.GiftAidTTL),
 	})
 }
 

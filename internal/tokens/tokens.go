@@ -30,13 +30,18 @@ const (
 	Unsubscribe Purpose = "unsubscribe"
 	Preferences Purpose = "preferences"
 	Form        Purpose = "form"
-	View        Purpose = "view"     // a delivery's "view in browser" link
-	Preview     Purpose = "preview"  // a campaign's preview for staff
-	GiftAid     Purpose = "gift_aid" // a donor's Gift Aid declaration page
+	View        Purpose = "view"    // a delivery's "view in browser" link
+	Preview     Purpose = "preview" // a campaign's preview for staff
+	// GiftAid opens a donor's Gift Aid page. It is mailed only to the address
+	// on file, on request or with a donation's thanks, and never sits in bulk
+	// mail. The links of the retired year-long purpose "gift_aid" (signed by
+	// preferences pages) fail as another purpose's.
+	GiftAid Purpose = "gift_aid_link"
 )
 
 // Lifetimes: confirm links expire after a week; unsubscribe and preferences
-// links sit in old newsletters and must keep working for well over a year.
+// links sit in old newsletters and must keep working for well over a year; a
+// Gift Aid link opens a page about someone's giving, so it lasts days.
 const (
 	ConfirmTTL     = 7 * 24 * time.Hour
 	UnsubscribeTTL = 2 * 365 * 24 * time.Hour
@@ -44,7 +49,7 @@ const (
 	FormTTL        = 24 * time.Hour
 	ViewTTL        = 2 * 365 * 24 * time.Hour
 	PreviewTTL     = 30 * 24 * time.Hour
-	GiftAidTTL     = 365 * 24 * time.Hour
+	GiftAidTTL     = 3 * 24 * time.Hour
 )
 
 // Verification errors. Callers show a page per error; none changes data.

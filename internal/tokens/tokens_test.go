@@ -39,6 +39,7 @@ func TestRoundTripPerPurpose(t *testing.T) {
 		{Unsubscribe, UnsubscribeTTL},
 		{Preferences, PreferencesTTL},
 		{Form, FormTTL},
+		{GiftAid, GiftAidTTL},
 	} {
 		t.Run(string(tc.p), func(t *testing.T) {
 			tok := s.Sign(tc.p, "rec123abc", tc.ttl)
@@ -79,11 +80,13 @@ func TestSignIsDeterministicAndSubjectBound(t *testing.T) {
 func TestWrongPurpose(t *testing.T) {
 	now := epoch
 	s := signerAt(t, secretA, &now)
-	purposes := []Purpose{Confirm, Unsubscribe, Preferences, Form}
+	// "gift_aid" is the retired year-long Gift Aid purpose: its links must
+	// not open the Gift Aid page.
+	purposes := []Purpose{Confirm, Unsubscribe, Preferences, Form, View, Preview, GiftAid, "gift_aid"}
 	for _, signed := range purposes {
 		tok := s.Sign(signed, "sub", time.Hour)
 		for _, asked := range purposes {
-			if asked == signed {
+			if asked == signed || asked == "gift_aid" {
 				continue
 			}
 			if _, err := s.Verify(asked, tok); !errors.Is(err, ErrPurpose) {

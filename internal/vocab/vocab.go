@@ -71,11 +71,12 @@ const (
 	KindWelcome           = "welcome"
 	KindAlert             = "staff_alert"
 	KindTest              = "test"
-	KindThankYou          = "thank_you" // a donation's thanks, inviting a Gift Aid declaration
+	KindThankYou          = "thank_you"     // a donation's thanks, inviting a Gift Aid declaration
+	KindGiftAidLink       = "gift_aid_link" // a Gift Aid page link the donor asked for
 )
 
 // OutboxKinds lists every outbox kind.
-var OutboxKinds = []string{KindConfirm, KindAlreadySubscribed, KindWelcome, KindAlert, KindTest, KindThankYou}
+var OutboxKinds = []string{KindConfirm, KindAlreadySubscribed, KindWelcome, KindAlert, KindTest, KindThankYou, KindGiftAidLink}
 
 // Suppression reasons.
 const (
