@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	gomail "github.com/wneessen/go-mail"
+
 	"supportercrm/internal/testkit"
 )
 
@@ -27,7 +29,8 @@ import (
 // installed). Beside it, in the same run and into the same sink, the bare
 // go-mail sender sends as many messages of the same content. It prints, per
 // size: both rates (the campaign's from send_at to the last message
-// accepted), their ratio, the start latency (send_at to the first message
+// accepted), their ratio, the bare sender's rate without go-mail's NOOP
+// before every message (a third run), the start latency (send_at to the first message
 // accepted), the server's peak RSS and the import's time and peak RSS.
 //
 //	GOTOOLCHAIN=go1.27.3 go test . -run '^$' -bench BinaryCampaign -benchtime 1x -timeout 30m
@@ -36,6 +39,11 @@ import (
 // (default 20000); SUPPORTERCRM_BENCH_CONNS the connections of both senders
 // (default 8); SUPPORTERCRM_BENCH_LATENCY=20ms puts both behind a proxy that
 // delays every read that much each way (a relay that is not on loopback).
+// SUPPORTERCRM_BENCH_PPROF=DIR serves the binary's profiles (CRM_PPROF_ADDR)
+// and writes to DIR, per size, a CPU profile of the send (from send_at, for
+// n/2000 seconds), an execution trace of one second and a goroutine dump
+// from a third of the way through it, and the block,
+// mutex, heap and allocs profiles once the last message was accepted.
 func BenchmarkBinaryCampaign(b *testing.B) {
 	sizes := benchSizes(b, 20000)
 	conns := 8
@@ -67,36 +75,52 @@ func BenchmarkBinaryCampaign(b *testing.B) {
 				configure(b, dataDir, "http://"+addr, port, nil)
 				imp := runBin(b, bin, dataDir, "import", "supporters", writeSupportersCSV(b, n))
 				runBin(b, bin, dataDir, "superuser", "upsert", "bench@example.org", "bench-passphrase-1")
-				srv := start(b, bin, dataDir, addr, "CRM_SMTP_CONNECTIONS="+strconv.Itoa(conns))
+				env := []string{"CRM_SMTP_CONNECTIONS=" + strconv.Itoa(conns)}
+				prof := startBenchProfiler(b, n)
+				if prof != nil {
+					env = append(env, "CRM_PPROF_ADDR="+prof.addr)
+				}
+				srv := start(b, bin, dataDir, addr, env...)
 
 				api := restClient{b: b, base: "http://" + addr}
 				api.login("bench@example.org", "bench-passphrase-1")
 				topic := api.firstID("topics", "slug='newsletter'")
 				sendAt := time.Now().Add(1500 * time.Millisecond).UTC()
-				api.post("campaigns", map[string]any{
+				campaign := api.post("campaigns", map[string]any{
 					"name": "Spring update", "subject": content.Subject, "preheader": content.Preheader,
 					"body_format": content.Format, "body": content.Body, "topics": []string{topic},
 					"status": "scheduled", "send_at": sendAt.Format("2006-01-02 15:04:05.000Z"),
 				})
+				prof.during(sendAt)
+				cpu0 := cpuTime(b, srv.Process.Pid)
 				first, last := waitSink(b, sink, n, 30*time.Minute)
+				cores := (cpuTime(b, srv.Process.Pid) - cpu0).Seconds() / time.Since(sendAt).Seconds()
 				rss := peakRSS(b, srv.Process.Pid)
+				prof.after()
+				began, firstSent := api.startTimes(campaign)
 				srv.Process.Signal(syscall.SIGTERM)
 				srv.Wait()
 
 				bare := testkit.BareSend(b, port, conns, n, content)
-				sink.Expect(b, 2*n)
+				bareNoNoop := testkit.BareSend(b, port, conns, n, content, gomail.WithoutNoop())
+				sink.Expect(b, 3*n)
 
 				campaignRate := float64(n) / last.Sub(sendAt).Seconds()
 				bareRate := float64(n) / bare.Seconds()
+				noNoopRate := float64(n) / bareNoNoop.Seconds()
 				start := first.Sub(sendAt)
 				b.ReportMetric(campaignRate, "msgs/s")
 				b.ReportMetric(bareRate, "bare-msgs/s")
 				b.ReportMetric(campaignRate/bareRate, "ratio")
+				b.ReportMetric(noNoopRate, "bare-nonoop-msgs/s")
 				b.ReportMetric(float64(start.Milliseconds()), "start-ms")
+				b.ReportMetric(float64(began.Sub(sendAt).Milliseconds()), "began-ms")
+				b.ReportMetric(float64(firstSent.Sub(began).Milliseconds()), "began-to-first-sent-ms")
 				b.ReportMetric(rss, "peak-RSS-MB")
-				fmt.Printf("SUMMARY binary recipients=%d conns=%d latency=%s sink=%s campaign=%.0f msgs/s bare=%.0f msgs/s ratio=%.2f (target >= 0.80) "+
-					"start=%s (target <= 1s) serve-peak-RSS=%.0f MB; import %s, import-peak-RSS=%.0f MB\n",
-					n, conns, latency, sink.Name, campaignRate, bareRate, campaignRate/bareRate, start.Round(time.Millisecond), rss,
+				b.ReportMetric(cores, "serve-cores")
+				fmt.Printf("SUMMARY binary recipients=%d conns=%d latency=%s sink=%s campaign=%.0f msgs/s bare=%.0f msgs/s ratio=%.2f (target >= 0.80) bare-without-NOOP=%.0f msgs/s (%.2f of bare) "+
+					"start=%s (target <= 1s; began %s after send_at, first sent_at %s later) serve-peak-RSS=%.0f MB serve-CPU=%.2f cores; import %s, import-peak-RSS=%.0f MB\n",
+					n, conns, latency, sink.Name, campaignRate, bareRate, campaignRate/bareRate, noNoopRate, noNoopRate/bareRate, start.Round(time.Millisecond), began.Sub(sendAt).Round(time.Millisecond), firstSent.Sub(began).Round(time.Millisecond), rss, cores,
 					imp.took.Round(10*time.Millisecond), imp.peakMB)
 			}
 		})
@@ -265,8 +289,112 @@ func (c *restClient) firstID(collection, filter string) string {
 	return id
 }
 
+// startTimes reads when the engine began a campaign (started_at) and when
+// its first message was recorded sent.
+func (c *restClient) startTimes(campaign string) (began, firstSent time.Time) {
+	parse := func(v any) time.Time {
+		s, _ := v.(string)
+		t, err := time.Parse("2006-01-02 15:04:05.000Z", s)
+		if err != nil {
+			c.b.Fatalf("bad time %q: %v", s, err)
+		}
+		return t
+	}
+	began = parse(c.do("GET", "/api/collections/campaigns/records/"+campaign, nil)["started_at"])
+	out := c.do("GET", "/api/collections/deliveries/records?perPage=1&skipTotal=1&sort=sent_at&fields=sent_at&filter="+
+		url.QueryEscape("campaign='"+campaign+"' && sent_at!=''"), nil)
+	items, _ := out["items"].([]any)
+	if len(items) == 0 {
+		c.b.Fatal("no delivery was recorded sent")
+	}
+	return began, parse(items[0].(map[string]any)["sent_at"])
+}
+
 func (c *restClient) post(collection string, record map[string]any) string {
 	out := c.do("POST", "/api/collections/"+collection+"/records", record)
 	id, _ := out["id"].(string)
 	return id
+}
+
+// cpuTime is the CPU time (user and system) the process has used so far.
+func cpuTime(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command name (in parentheses, which may hold
+	// spaces): utime and stime are the 12th and 13th, in clock ticks (100 Hz).
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// benchProfiler fetches the binary's profiles for SUPPORTERCRM_BENCH_PPROF;
+// nil (whose methods do nothing) when that is unset.
+type benchProfiler struct {
+	b    *testing.B
+	dir  string
+	addr string
+	n    int
+	cpu  chan struct{}
+}
+
+func startBenchProfiler(b *testing.B, n int) *benchProfiler {
+	dir := os.Getenv("SUPPORTERCRM_BENCH_PPROF")
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	return &benchProfiler{b: b, dir: dir, addr: freeAddr(b), n: n, cpu: make(chan struct{})}
+}
+
+// during starts the CPU profile at sendAt, and the trace and goroutine dump
+// a third of the way through it.
+func (p *benchProfiler) during(sendAt time.Time) {
+	if p == nil {
+		return
+	}
+	secs := max(2, p.n/2000)
+	go func() {
+		defer close(p.cpu)
+		time.Sleep(time.Until(sendAt))
+		go func() {
+			time.Sleep(time.Duration(secs) * time.Second / 3)
+			p.fetch("trace?seconds=1", "trace.out")
+			p.fetch("goroutine?debug=1", "goroutines.txt")
+		}()
+		p.fetch("profile?seconds="+strconv.Itoa(secs), "cpu.pprof")
+	}()
+}
+
+// after waits for the CPU profile and takes the cumulative ones.
+func (p *benchProfiler) after() {
+	if p == nil {
+		return
+	}
+	<-p.cpu
+	for _, name := range []string{"block", "mutex", "heap", "allocs"} {
+		p.fetch(name, name+".pprof")
+	}
+}
+
+func (p *benchProfiler) fetch(path, file string) {
+	res, err := http.Get("http://" + p.addr + "/debug/pprof/" + path)
+	if err != nil {
+		p.b.Errorf("pprof %s: %v", path, err)
+		return
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		p.b.Errorf("pprof %s: %d %v", path, res.StatusCode, err)
+		return
+	}
+	name := filepath.Join(p.dir, strconv.Itoa(p.n)+"-"+file)
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		p.b.Error(err)
+	}
 }

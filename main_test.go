@@ -153,7 +153,7 @@ func start(t testing.TB, bin, dataDir, addr string, env ...string) *exec.Cmd {
 }
 
 // serveUntilHealthy starts cmd, a `serve` on addr, and waits until it answers.
-func serveUntilHealthy(t *testing.T, cmd *exec.Cmd, addr string) {
+func serveUntilHealthy(t testing.TB, cmd *exec.Cmd, addr string) {
 	t.Helper()
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "serve.log"))
 	if err != nil {

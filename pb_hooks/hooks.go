@@ -6,6 +6,7 @@ package pb_hooks
 import (
 	"context"
 	"io/fs"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -87,6 +88,7 @@ func Register(app core.App, cfg Config) error {
 		stop  context.CancelFunc
 		done  = make(chan struct{})
 		ticks *cron.Cron
+		pprof func()
 	)
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		h := &signup.Handlers{S: &signup.Service{
@@ -100,6 +102,13 @@ func Register(app core.App, cfg Config) error {
 		fb.routes(se)
 		var err error
 		once.Do(func() {
+			if cfg.PprofAddr != "" {
+				var at net.Addr
+				if at, pprof, err = startPprof(cfg.PprofAddr); err != nil {
+					return
+				}
+				app.Logger().Info("pprof: serving profiles", "url", "http://"+at.String()+"/debug/pprof/")
+			}
 			var ctx context.Context
 			ctx, stop = context.WithCancel(context.Background())
 			go func() { defer close(done); worker.Run(ctx) }()
@@ -124,6 +133,9 @@ func Register(app core.App, cfg Config) error {
 	})
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
 		writes.Stop() // the HTTP server has stopped taking requests by now
+		if pprof != nil {
+			pprof()
+		}
 		fb.stop()
 		if ticks != nil {
 			<-ticks.Stop().Done()
