@@ -30,11 +30,13 @@ type Config struct {
 	// Outbox tunes the transactional mail worker.
 	Outbox outbox.Config
 	// Campaigns tunes sending (env CRM_SMTP_CONNECTIONS, CRM_SEND_RATE,
-	// CRM_UNSUBSCRIBE_MAILTO).
+	// CRM_UNSUBSCRIBE_MAILTO, CRM_CAMPAIGN_LEASE_SECONDS).
 	Campaigns campaigns.Config
-	// DKIM signs every outgoing message when set (env CRM_DKIM_DOMAIN,
-	// CRM_DKIM_SELECTOR, CRM_DKIM_KEY_FILE).
-	DKIM *mailsend.DKIM
+	// SMTP holds DKIM, which signs every outgoing message when set (env
+	// CRM_DKIM_DOMAIN, CRM_DKIM_SELECTOR, CRM_DKIM_KEY_FILE), and the
+	// connection limits (env CRM_SMTP_IDLE_TIMEOUT,
+	// CRM_SMTP_MESSAGES_PER_CONNECTION).
+	SMTP outbox.Connections
 	// Facebook is the events sync (env FACEBOOK_*).
 	Facebook FacebookConfig
 	// PendingRetention is how long a signup that was never confirmed is kept
@@ -57,6 +59,9 @@ func ConfigFromEnv() (Config, error) {
 	if c.Facebook, err = facebookFromEnv(); err != nil {
 		return c, err
 	}
+	if c.SMTP, err = outbox.ConnectionsFromEnv(); err != nil {
+		return c, err
+	}
 	if v := os.Getenv("CRM_SMTP_CONNECTIONS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
@@ -77,12 +82,19 @@ func ConfigFromEnv() (Config, error) {
 		}
 		c.Campaigns.UnsubscribeMailto = v
 	}
+	if v := os.Getenv("CRM_CAMPAIGN_LEASE_SECONDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 3 || n > 3600 {
+			return c, fmt.Errorf("CRM_CAMPAIGN_LEASE_SECONDS must be a whole number of seconds from 3 to 3600, got %q", v)
+		}
+		c.Campaigns.LeaseTTL = time.Duration(n) * time.Second
+	}
 	if file := os.Getenv("CRM_DKIM_KEY_FILE"); file != "" {
 		pem, err := os.ReadFile(file)
 		if err != nil {
 			return c, fmt.Errorf("CRM_DKIM_KEY_FILE: %w", err)
 		}
-		if c.DKIM, err = mailsend.LoadDKIM(os.Getenv("CRM_DKIM_DOMAIN"), os.Getenv("CRM_DKIM_SELECTOR"), pem); err != nil {
+		if c.SMTP.DKIM, err = mailsend.LoadDKIM(os.Getenv("CRM_DKIM_DOMAIN"), os.Getenv("CRM_DKIM_SELECTOR"), pem); err != nil {
 			return c, fmt.Errorf("CRM_DKIM_*: %w", err)
 		}
 	}

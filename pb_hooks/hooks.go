@@ -46,9 +46,14 @@ func Register(app core.App, cfg Config) error {
 	signup.BindGuards(app)
 	emaillogo.BindValidation(app)
 	logo := &emaillogo.Logo{App: app, Static: set.Static()}
+	outbox.BindSenderCheck(app)
 
 	cfg.Outbox.Suppressed = signup.IsSuppressed
-	dial := outbox.DialSettings(app, cfg.DKIM)
+	if cfg.Outbox.UnsubscribeMailto == "" {
+		cfg.Outbox.UnsubscribeMailto = cfg.Campaigns.UnsubscribeMailto
+	}
+	outbox.BindAppURLNotice(app)
+	dial := outbox.DialSettings(app, &cfg.SMTP)
 	worker := outbox.NewWorker(app, cfg.Outbox, dial)
 	bindPrivacy(app, cfg, signer, set, identity.Get, worker.Wake)
 	alert := func(subject, text string) { alertStaff(app, subject, text) }
@@ -111,6 +116,10 @@ func Register(app core.App, cfg Config) error {
 			}
 			var ctx context.Context
 			ctx, stop = context.WithCancel(context.Background())
+			// Said once at start; the charity record says it for as long as it lasts.
+			if p := outbox.AppURLProblem(app.Settings().Meta.AppURL); p != "" {
+				app.Logger().Warn(p)
+			}
 			go func() { defer close(done); worker.Run(ctx) }()
 			engine.Start()
 			// Due campaigns start within a second of their time, however they

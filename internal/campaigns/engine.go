@@ -40,6 +40,18 @@ type Config struct {
 	// UnsubscribeMailto, when set (e.g. "unsubscribe@news.example.org"), adds
 	// a mailto to List-Unsubscribe beside the https one-click URL.
 	UnsubscribeMailto string
+	// LeaseTTL is how long a campaign's lease lasts unrenewed (60s; renewed
+	// every sixth of it): how long a campaign waits after its process died
+	// before another resumes it, and how long a process may fail to reach
+	// the database (a busy writer waits up to 10s) before it stops sending.
+	LeaseTTL time.Duration
+	// SnapshotChunk is the most supporters the snapshot reads per write
+	// transaction (2000); fewer when a chunk would hold the writer longer
+	// than 20ms (see nextChunk).
+	SnapshotChunk int
+	// SnapshotPause is how long the snapshot leaves the writer free between
+	// chunks (2ms), so that waiting writes go first.
+	SnapshotPause time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -69,6 +81,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WatchInterval <= 0 {
 		c.WatchInterval = 250 * time.Millisecond
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = time.Minute
+	}
+	if c.SnapshotChunk <= 0 {
+		c.SnapshotChunk = 2000
+	}
+	if c.SnapshotPause <= 0 {
+		c.SnapshotPause = 2 * time.Millisecond
 	}
 	return c
 }
@@ -108,17 +129,20 @@ type Engine struct {
 	wg      sync.WaitGroup
 	base    context.Context
 	stop    context.CancelFunc
+	holder  string // this process's name on the leases it holds
 }
 
 // Start prepares the engine; Tick then does the work.
 func (e *Engine) Start() {
 	e.Config = e.Config.withDefaults()
+	e.holder = newHolder()
 	e.running = map[string]context.CancelFunc{}
 	e.base, e.stop = context.WithCancel(context.Background())
 }
 
 // Stop ends every send: messages in flight finish and are recorded, then the
-// runners return. Campaigns stay "sending" and resume on the next start.
+// runners return and release their leases. Campaigns stay "preparing" or
+// "sending" and resume on the next start (or in another serving process).
 func (e *Engine) Stop(timeout time.Duration) {
 	if e.stop == nil {
 		return
@@ -133,14 +157,15 @@ func (e *Engine) Stop(timeout time.Duration) {
 	}
 }
 
-// Tick starts campaigns that are due and resumes any that are "sending"
-// without a runner (after a restart, or a resume from the dashboard).
+// Tick starts campaigns that are due, and works on any "preparing" or
+// "sending" one that has no runner here and whose lease is free (after a
+// restart, a resume from the dashboard, or another process's lease expiring).
 func (e *Engine) Tick() {
 	if e.base == nil || e.base.Err() != nil {
 		return
 	}
 	due, err := e.App.FindRecordsByFilter(vocab.Campaigns,
-		"status = {:scheduled} && send_at <= {:now}", "send_at", 20, 0,
+		"status = {:scheduled} && send_at != '' && send_at <= {:now}", "send_at", 20, 0,
 		dbx.Params{"scheduled": vocab.CampaignScheduled, "now": types.NowDateTime().String()})
 	if err != nil {
 		e.App.Logger().Error("campaigns: failed to find due campaigns", "error", err.Error())
@@ -151,41 +176,51 @@ func (e *Engine) Tick() {
 			e.App.Logger().Error("campaigns: failed to start", "campaign", c.Id, "error", err.Error())
 		}
 	}
-	sending, err := e.App.FindRecordsByFilter(vocab.Campaigns, "status = {:s}", "", 0, 0, dbx.Params{"s": vocab.CampaignSending})
+	active, err := e.App.FindRecordsByFilter(vocab.Campaigns, "status = {:p} || status = {:s}", "", 0, 0,
+		dbx.Params{"p": vocab.CampaignPreparing, "s": vocab.CampaignSending})
 	if err != nil {
-		e.App.Logger().Error("campaigns: failed to find sending campaigns", "error", err.Error())
+		e.App.Logger().Error("campaigns: failed to find campaigns in progress", "error", err.Error())
 		return
 	}
-	for _, c := range sending {
-		e.launch(c.Id)
+	now := time.Now()
+	for _, c := range active {
+		if leaseFree(e.holder, c.GetString("lease_holder"), c.GetDateTime("lease_expires"), now) {
+			e.launch(c.Id)
+		}
 	}
 }
 
-// begin snapshots a due campaign's audience and marks it sending, in one
-// transaction. A campaign that no longer renders is marked failed instead.
+// begin moves a due campaign to "preparing" under this process's lease and
+// starts its runner, which writes the audience (see prepare). A campaign
+// that no longer renders is marked failed instead. Of several processes,
+// the one whose UPDATE finds it still scheduled begins it.
 func (e *Engine) begin(c *core.Record) error {
 	if _, err := e.compile(c); err != nil {
 		return e.finish(c.Id, vocab.CampaignFailed, "it no longer renders: "+err.Error())
 	}
-	var tags []string
-	_ = c.UnmarshalJSONField("tags", &tags)
-	return e.App.RunInTransaction(func(tx core.App) error {
-		c, err := tx.FindRecordById(vocab.Campaigns, c.Id)
-		if err != nil || c.GetString("status") != vocab.CampaignScheduled {
-			return err // changed meanwhile
-		}
-		total, err := Snapshot(tx, c.Id, c.GetStringSlice("topics"), tags)
-		if err != nil {
-			return err
-		}
-		c.Set("total", total)
-		c.Set("status", vocab.CampaignSending)
-		c.Set("started_at", time.Now())
-		return tx.SaveNoValidate(c)
-	})
+	now := time.Now()
+	// One UPDATE: of several processes beginning it at once, one does. The
+	// first chunk picks the delivery ids' prefix. A campaign sent before
+	// (failed, back to draft, scheduled again) keeps its deliveries, and
+	// the snapshot adds only the supporters new to it, so its total starts
+	// from those it has.
+	res, err := e.App.DB().NewQuery(`UPDATE {{campaigns}} SET status = {:preparing}, started_at = {:now}, updated = {:now},
+		last_error = '', snapshot_prefix = '', snapshot_cursor = 0, lease_holder = {:me}, lease_expires = {:expires},
+		total = (SELECT count(*) FROM {{deliveries}} WHERE campaign = {:id})
+		WHERE id = {:id} AND status = {:scheduled}`).
+		Bind(dbx.Params{"id": c.Id, "preparing": vocab.CampaignPreparing, "scheduled": vocab.CampaignScheduled,
+			"now": dbTime(now), "me": e.holder, "expires": dbTime(now.Add(e.Config.LeaseTTL))}).Execute()
+	if err != nil {
+		return fmt.Errorf("failed to begin the campaign: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err // begun elsewhere, or changed meanwhile
+	}
+	e.launch(c.Id)
+	return nil
 }
 
-// launch runs a campaign unless it is already running here.
+// launch works on a campaign unless it is already being worked on here.
 func (e *Engine) launch(id string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -203,10 +238,33 @@ func (e *Engine) launch(id string) {
 			e.mu.Unlock()
 			cancel()
 		}()
-		if err := e.run(ctx, id); err != nil {
+		if err := e.work(ctx, cancel, id); err != nil {
 			e.App.Logger().Error("campaigns: send stopped", "campaign", id, "error", err.Error())
 		}
 	}()
+}
+
+// work prepares and sends a campaign while this process holds its lease.
+// Losing the lease cancels ctx (stop, at once); when the work ends the lease
+// is released, after the last renewal.
+func (e *Engine) work(ctx context.Context, stop context.CancelFunc, id string) error {
+	ok, err := e.acquire(id)
+	if err != nil || !ok {
+		return err
+	}
+	keepCtx, endKeep := context.WithCancel(ctx)
+	kept := make(chan struct{})
+	go func() { defer close(kept); e.keep(keepCtx, id, stop) }()
+	defer func() {
+		endKeep()
+		<-kept
+		e.release(id)
+	}()
+	ready, err := e.prepare(ctx, id)
+	if err != nil || !ready || ctx.Err() != nil {
+		return err
+	}
+	return e.run(ctx, id)
 }
 
 // compile renders a campaign record's content.
@@ -241,17 +299,21 @@ func ContentOf(c *core.Record) Content {
 }
 
 // finish sets a campaign's final (or paused) status with a note, only if it
-// is still scheduled or sending: a pause or cancel by staff at the same
-// moment wins.
+// is still scheduled, preparing or sending: a pause or cancel by staff at
+// the same moment wins.
 func (e *Engine) finish(id, status, note string) error {
+	return finishIn(e.App, id, status, note)
+}
+
+func finishIn(app core.App, id, status, note string) error {
 	params := dbx.Params{"id": id, "status": status, "note": clip.Runes(note, 2000), "now": types.NowDateTime().String(),
-		"scheduled": vocab.CampaignScheduled, "sending": vocab.CampaignSending}
+		"scheduled": vocab.CampaignScheduled, "preparing": vocab.CampaignPreparing, "sending": vocab.CampaignSending}
 	q := "UPDATE {{campaigns}} SET status = {:status}, last_error = {:note}, updated = {:now}"
 	if status == vocab.CampaignSent || status == vocab.CampaignFailed {
 		q += ", finished_at = {:now}"
 	}
-	q += " WHERE id = {:id} AND status IN ({:scheduled}, {:sending})"
-	_, err := e.App.DB().NewQuery(q).Bind(params).Execute()
+	q += " WHERE id = {:id} AND status IN ({:scheduled}, {:preparing}, {:sending})"
+	_, err := app.DB().NewQuery(q).Bind(params).Execute()
 	if err != nil {
 		return fmt.Errorf("failed to mark campaign %s %s: %w", id, status, err)
 	}

@@ -438,11 +438,7 @@ func TestResultWriteFindsMovedRows(t *testing.T) {
 	if err := env.App.Save(c); err != nil {
 		t.Fatal(err)
 	}
-	err := env.App.RunInTransaction(func(tx core.App) error {
-		_, err := campaigns.Snapshot(tx, c.Id, c.GetStringSlice("topics"), nil)
-		return err
-	})
-	if err != nil {
+	if _, err := campaigns.SnapshotForTest(env.App, c); err != nil {
 		t.Fatal(err)
 	}
 	var rows []struct {

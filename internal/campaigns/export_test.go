@@ -1,6 +1,11 @@
 package campaigns
 
-import "github.com/pocketbase/pocketbase/core"
+import (
+	"math"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+)
 
 // RecordSentForTest writes one "sent" result through the writer's own
 // statements, as if the delivery had been read at rowid.
@@ -14,4 +19,24 @@ func RecordSentForTest(app core.App, campaignID, deliveryID string, rowid int64,
 		}
 	}()
 	return r.record([]result{{job: job{ID: deliveryID, RowID: rowid}, kind: sent, messageID: messageID}})
+}
+
+// SnapshotForTest writes the deliveries of c's whole audience in one
+// transaction, through the snapshot's own insert, without the engine (c
+// may be a draft, which the engine leaves alone).
+func SnapshotForTest(app core.App, c *core.Record) (int64, error) {
+	a, err := AudienceOf(c)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = app.RunInTransaction(func(tx core.App) error {
+		prefix, err := deliveryPrefix(tx)
+		if err != nil {
+			return err
+		}
+		n, err = insertChunk(tx, c.Id, prefix, a, 0, math.MaxInt64, dbTime(time.Now()))
+		return err
+	})
+	return n, err
 }

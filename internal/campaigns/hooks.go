@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/charity"
@@ -21,6 +22,9 @@ import (
 var transitions = map[string][]string{
 	vocab.CampaignDraft:     {vocab.CampaignScheduled, vocab.CampaignCancelled},
 	vocab.CampaignScheduled: {vocab.CampaignDraft, vocab.CampaignCancelled},
+	// A campaign being prepared can only be cancelled: paused, it would
+	// resume as sending with half its audience written.
+	vocab.CampaignPreparing: {vocab.CampaignCancelled},
 	vocab.CampaignSending:   {vocab.CampaignPaused, vocab.CampaignCancelled},
 	vocab.CampaignPaused:    {vocab.CampaignSending, vocab.CampaignCancelled},
 	vocab.CampaignFailed:    {vocab.CampaignDraft},
@@ -30,7 +34,8 @@ var transitions = map[string][]string{
 var contentFields = []string{"subject", "preheader", "body", "body_format", "layout", "topics", "tags"}
 
 // engineFields are written by the engine only; edits through the API are ignored.
-var engineFields = []string{"total", "sent", "failed", "bounced", "skipped", "unsubscribed", "started_at", "finished_at", "last_error", "preview_url"}
+var engineFields = []string{"total", "sent", "failed", "bounced", "skipped", "unsubscribed", "started_at", "finished_at", "last_error", "preview_url",
+	"snapshot_prefix", "snapshot_cursor", "lease_holder", "lease_expires"}
 
 // Enqueue queues a transactional message (the outbox); used for test sends.
 type Enqueue func(app core.App, to, subject, html, text string) error
@@ -38,6 +43,15 @@ type Enqueue func(app core.App, to, subject, html, text string) error
 // BindHooks validates every campaign change made through the REST API and
 // the dashboard, sends test copies, and keeps the preview link fresh.
 func (e *Engine) BindHooks(enqueue Enqueue) {
+	// Every save, Go code's too (a schedule's run), stores the audience in
+	// one form; the request hooks below refuse a bad one first, with the
+	// field named in the message.
+	e.App.OnRecordValidate(vocab.Campaigns).BindFunc(func(ev *core.RecordEvent) error {
+		if problem := NormalizeAudience(ev.Record); problem != nil {
+			return problem.Validation()
+		}
+		return ev.Next()
+	})
 	e.App.OnRecordCreateRequest(vocab.Campaigns).BindFunc(func(ev *core.RecordRequestEvent) error {
 		r := ev.Record
 		if r.GetString("status") == "" {
@@ -117,10 +131,17 @@ func (e *Engine) BindHooks(enqueue Enqueue) {
 	})
 }
 
-// checkAndSave compiles a campaign being scheduled (so one that won't render
-// can't be), saves it with a fresh preview link, then sends any test copies.
+// checkAndSave checks the audience and send time, compiles a campaign being
+// scheduled (so one that won't render can't be), saves it with a fresh
+// preview link, then sends any test copies.
 func (e *Engine) checkAndSave(ev *core.RecordRequestEvent, enqueue Enqueue) error {
 	r := ev.Record
+	if problem := NormalizeAudience(r); problem != nil {
+		return ev.BadRequestError(problem.Error(), problem.Validation())
+	}
+	if err := checkSendAt(ev); err != nil {
+		return ev.BadRequestError(`"send_at": `+err.Error(), validation.Errors{"send_at": validation.NewError("invalid_send_at", err.Error())})
+	}
 	tests, err := parseAddresses(r.GetString("test_addresses"))
 	if err != nil {
 		return ev.BadRequestError("test_addresses: "+err.Error(), nil)
@@ -131,9 +152,6 @@ func (e *Engine) checkAndSave(ev *core.RecordRequestEvent, enqueue Enqueue) erro
 		if compiled, err = e.compile(r); err != nil {
 			return ev.BadRequestError("The campaign doesn't render: "+err.Error(), nil)
 		}
-	}
-	if r.GetString("status") == vocab.CampaignScheduled && r.GetDateTime("send_at").IsZero() {
-		r.Set("send_at", time.Now())
 	}
 	id, err := e.Identity()
 	if err != nil {

@@ -91,7 +91,7 @@ func exportCampaign(t testing.TB, env *testkit.Env, id string) map[string]string
 // inState saves a campaign with the given status directly (as the engine
 // would), bypassing the request hooks. A "sending" one gets a delivery due in
 // 2099, so its runner stays alive and sends nothing; a "scheduled" one is due
-// in 2099 too.
+// in 2099 too; a "preparing" one is leased to another process until 2099.
 func inState(t testing.TB, env *testkit.Env, status string) *core.Record {
 	t.Helper()
 	c := core.NewRecord(testkit.Collection(t, env.App, vocab.Campaigns))
@@ -107,6 +107,10 @@ func inState(t testing.TB, env *testkit.Env, status string) *core.Record {
 	c.Set("started_at", "2025-06-07 08:09:10.000Z")
 	if status == vocab.CampaignScheduled {
 		c.Set("send_at", "2099-01-01 00:00:00.000Z")
+	}
+	if status == vocab.CampaignPreparing { // another process's, so this one's engine leaves it be
+		c.Set("lease_holder", "elsewhere:1:000000000000")
+		c.Set("lease_expires", "2099-01-01 00:00:00.000Z")
 	}
 	if err := env.App.Save(c); err != nil {
 		t.Fatal(err)
@@ -191,7 +195,7 @@ func TestSchedulingRefusesWhatWontRender(t *testing.T) {
 	// A draft isn't compiled, so it may be saved half-written.
 	id := apiMustCreate(t, env, comms, bad)
 	before := exportCampaign(t, env, id)
-	status, body := apiPatch(t, env, comms, id, `{"status":"scheduled"}`)
+	status, body := apiPatch(t, env, comms, id, `{"status":"scheduled","send_at":"2099-01-01 00:00:00.000Z"}`)
 	if status != http.StatusBadRequest || !strings.Contains(body, "doesn't render") || !strings.Contains(body, "Nickname") {
 		t.Fatalf("scheduling = %d %s, want 400 naming Nickname", status, body)
 	}
@@ -203,7 +207,7 @@ func TestSchedulingRefusesWhatWontRender(t *testing.T) {
 	// Nor may one be created scheduled, by staff or a superuser.
 	for _, who := range []string{comms, testkit.Login(t, env, "superuser")} {
 		n := env.Count(t, vocab.Campaigns, "")
-		withStatus := map[string]any{"body": bad["body"], "status": vocab.CampaignScheduled}
+		withStatus := map[string]any{"body": bad["body"], "status": vocab.CampaignScheduled, "send_at": "2099-01-01 00:00:00.000Z"}
 		if status, _, body := apiCreate(t, env, who, withStatus); status != http.StatusBadRequest || !strings.Contains(body, "Nickname") {
 			t.Errorf("create scheduled = %d %s, want 400", status, body)
 		}
@@ -221,8 +225,8 @@ func TestSchedulingRefusesWhatWontRender(t *testing.T) {
 	assertUnchanged(t, env, sched, before)
 }
 
-// Scheduling through the API with no send_at starts the campaign at once;
-// each recipient's "view in browser" page then shows their own copy.
+// Scheduling through the API with send_at set to now starts the campaign at
+// once; each recipient's "view in browser" page then shows their own copy.
 func TestScheduleNowSendsAndViewShowsOwnCopy(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{Configure: fast(func(c *pb_hooks.Config) { c.Campaigns.PerSecond = 100 })})
 	comms := testkit.Login(t, env, vocab.RoleComms)
@@ -230,7 +234,7 @@ func TestScheduleNowSendsAndViewShowsOwnCopy(t *testing.T) {
 	id := apiMustCreate(t, env, comms, nil)
 
 	before := time.Now().Add(-time.Second)
-	if status, body := apiPatch(t, env, comms, id, `{"status":"scheduled"}`); status != http.StatusOK {
+	if status, body := apiPatch(t, env, comms, id, `{"status":"scheduled","send_at":"`+sendNow()+`"}`); status != http.StatusOK {
 		t.Fatalf("scheduling = %d %s", status, body)
 	}
 	after := time.Now().Add(time.Second)
@@ -299,6 +303,10 @@ func TestStatusTransitions(t *testing.T) {
 		{vocab.CampaignSending, vocab.CampaignPaused, "comms", 200},
 		{vocab.CampaignDraft, vocab.CampaignCancelled, "comms", 200},
 		{vocab.CampaignFailed, vocab.CampaignDraft, "superuser", 200},
+		{vocab.CampaignPreparing, vocab.CampaignCancelled, "comms", 200},
+		{vocab.CampaignPreparing, vocab.CampaignPaused, "comms", 400},
+		{vocab.CampaignPreparing, vocab.CampaignSending, "comms", 400},
+		{vocab.CampaignPreparing, vocab.CampaignDraft, "superuser", 400},
 	} {
 		t.Run(fmt.Sprintf("%s→%s/%s", tc.from, tc.to, tc.who), func(t *testing.T) {
 			c := inState(t, env, tc.from)
@@ -443,8 +451,8 @@ func TestPauseResumeAndCancelThroughTheAPI(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{Configure: fast(func(c *pb_hooks.Config) { c.Campaigns.PerSecond = 100 })})
 	comms := testkit.Login(t, env, vocab.RoleComms)
 	sups := seed(t, env, n)
-	a := apiMustCreate(t, env, comms, map[string]any{"subject": "Pause test for {{.FirstName}}", "status": vocab.CampaignScheduled})
-	b := apiMustCreate(t, env, comms, map[string]any{"subject": "Cancel test for {{.FirstName}}", "status": vocab.CampaignScheduled})
+	a := apiMustCreate(t, env, comms, map[string]any{"subject": "Pause test for {{.FirstName}}", "status": vocab.CampaignScheduled, "send_at": sendNow()})
+	b := apiMustCreate(t, env, comms, map[string]any{"subject": "Cancel test for {{.FirstName}}", "status": vocab.CampaignScheduled, "send_at": sendNow()})
 	count := func(prefix string) (int, map[string]int) {
 		per := map[string]int{}
 		total := 0
@@ -522,7 +530,7 @@ func TestStaffEditsDuringSendKeepEngineCounters(t *testing.T) {
 	env := testkit.Start(t, testkit.Options{Configure: fast(func(c *pb_hooks.Config) { c.Campaigns.PerSecond = 200 })})
 	comms := testkit.Login(t, env, vocab.RoleComms)
 	seed(t, env, n)
-	id := apiMustCreate(t, env, comms, map[string]any{"status": vocab.CampaignScheduled})
+	id := apiMustCreate(t, env, comms, map[string]any{"status": vocab.CampaignScheduled, "send_at": sendNow()})
 	edits := 0
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		s := storedCampaign(t, env, id).GetString("status")

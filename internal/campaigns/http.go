@@ -33,13 +33,14 @@ func (e *Engine) ViewPage(ev *core.RequestEvent) error {
 		return err
 	}
 	compiled, err := e.compile(c)
-	if err != nil {
-		return err
+	var m Message
+	if err == nil {
+		m, err = compiled.Render(e.recipient(id, job{ID: d.Id, Supporter: sup.Id, Email: sup.GetString("email"),
+			FirstName: sup.GetString("first_name"), LastName: sup.GetString("last_name")}))
 	}
-	m, err := compiled.Render(e.recipient(id, job{ID: d.Id, Supporter: sup.Id, Email: sup.GetString("email"),
-		FirstName: sup.GetString("first_name"), LastName: sup.GetString("last_name")}))
-	if err != nil {
-		return err
+	if err != nil { // staff's to fix: the reader gets no template internals
+		e.App.Logger().Error("campaigns: a view in the browser failed to render", "campaign", c.Id, "error", err.Error())
+		return ev.InternalServerError("This email can't be shown at the moment.", nil)
 	}
 	return e.page(ev, m.HTML)
 }
@@ -66,7 +67,7 @@ func (e *Engine) PreviewPage(ev *core.RequestEvent) error {
 	m, err := compiled.Render(Recipient{FirstName: "Alex", LastName: "Example", Email: "alex@example.org",
 		UnsubscribeURL: id.AppURL + "/unsubscribe?token=preview", PreferencesURL: id.AppURL + "/preferences?token=preview", WebURL: "#"})
 	if err != nil {
-		return err
+		return ev.BadRequestError("The campaign doesn't render: "+err.Error(), nil)
 	}
 	return e.page(ev, m.HTML)
 }

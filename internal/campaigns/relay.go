@@ -1,6 +1,7 @@
 package campaigns
 
 import (
+	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,16 +18,16 @@ import (
 
 // relayDown counts how long the relay has been unreachable and pauses the
 // campaign, alerting staff, once that passes MaxConnDown.
-func (r *runner) relayDown(err error) {
+func (r *runner) relayDown(why string) {
 	now := time.Now().UnixNano()
 	r.downNS.CompareAndSwap(0, now)
 	if time.Duration(now-r.downNS.Load()) < r.e.Config.MaxConnDown {
 		return
 	}
-	r.pause("paused: the SMTP relay has been unreachable for "+r.e.Config.MaxConnDown.String()+": "+err.Error(),
+	r.pause("paused: the SMTP relay has been unreachable for "+r.e.Config.MaxConnDown.String()+": "+why,
 		"A campaign has paused: the mail relay is unreachable",
 		"Sending campaign "+r.id+" paused itself because the SMTP relay could not be reached for "+r.e.Config.MaxConnDown.String()+
-			" (last error: "+err.Error()+"). Nothing was lost: when the relay works again, set the campaign's status back to \"sending\" in the dashboard to resume.")
+			" (last error: "+why+"). Nothing was lost: when the relay works again, set the campaign's status back to \"sending\" in the dashboard to resume.")
 }
 
 // refused counts a temporary failure of a send (a 4xx reply or a dropped
@@ -35,7 +36,7 @@ func (r *runner) relayDown(err error) {
 // deliveries left than that, every one of them often enough that the next
 // refusals would begin to fail them. Retrying on would only use up every
 // delivery's attempts and mark the whole list failed.
-func (r *runner) refused(id string, err error) {
+func (r *runner) refused(id, why string) {
 	n, distinct := r.refusals.refused(id)
 	limit := r.e.Config.MaxRefusedInRow
 	small := r.left > 0 && r.left < limit && distinct >= r.left && n >= r.left*(r.e.Config.MaxAttempts-1)
@@ -43,10 +44,10 @@ func (r *runner) refused(id string, err error) {
 		return
 	}
 	count := strconv.Itoa(min(distinct, limit)) // connections racing past the limit don't change the note
-	r.pause("paused: the SMTP relay refused "+count+" messages in a row temporarily, accepting none: "+err.Error(),
+	r.pause("paused: the SMTP relay refused "+count+" messages in a row temporarily, accepting none: "+why,
 		"A campaign has paused: the mail relay refuses its messages",
 		"Sending campaign "+r.id+" paused itself because the SMTP relay turned away "+count+
-			" messages in a row with a temporary error and accepted none (last error: "+err.Error()+
+			" messages in a row with a temporary error and accepted none (last error: "+why+
 			"). This usually means the relay's sending quota is used up or it is misconfigured. "+
 			"The unsent messages stay queued and nothing more goes out until you resume: "+
 			"when the relay accepts mail again, set the campaign's status back to \"sending\" in the dashboard.")
@@ -101,14 +102,18 @@ func (f *refusalRun) refused(id string) (n, distinct int) {
 	return int(f.n.Add(1)), len(f.ids)
 }
 
-// failure turns a send error into the delivery's next state.
-func (r *runner) failure(j job, err error) result {
-	f := mailsend.Classify(err)
-	res := result{job: j, err: clip.Runes(err.Error(), 2000)}
+// failure turns a send failure, described by why (the error without the
+// address), into the delivery's next state. A message that can't be sent
+// (it can't be built, or its address needs what the relay lacks) fails at
+// once: it is not a bounce, and retrying can't help.
+func (r *runner) failure(j job, f mailsend.Failure, why string) result {
+	res := result{job: j, err: clip.Runes(why, 2000)}
 	res.Attempts++
 	switch {
+	case f.Unsendable:
+		res.kind, res.err = failed, clip.Runes("can't be sent: "+f.Reason, 2000)
 	case !f.Temporary:
-		res.kind, res.hard = bounced, f.HardBounce()
+		res.kind, res.hard, res.note = bounced, f.HardBounce(), f.Note()
 	case res.Attempts >= r.e.Config.MaxAttempts:
 		res.kind = failed
 	default:
@@ -120,4 +125,14 @@ func (r *runner) failure(j job, err error) result {
 		res.next = time.Now().Add(d)
 	}
 	return res
+}
+
+// withoutAddress is s with addr, in any case, replaced by "<recipient>":
+// the relay's words stay in last_error and pause notes, the address (which
+// go-mail's errors name) does not, so an erasure leaves no copy behind.
+func withoutAddress(s, addr string) string {
+	if addr == "" {
+		return s
+	}
+	return regexp.MustCompile("(?i)"+regexp.QuoteMeta(addr)).ReplaceAllLiteralString(s, "<recipient>")
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	texttpl "text/template"
+	"text/template/parse"
 	"unsafe"
 
 	"github.com/inbucket/html2text"
@@ -66,7 +67,6 @@ var (
 	actionRe = regexp.MustCompile(`(?s)\{\{.*?\}\}`)
 	tokenRe  = regexp.MustCompile(`(?i)tplx(\d{4})x`)
 	md       = goldmark.New(goldmark.WithRendererOptions(gmhtml.WithUnsafe()))
-	bufs     = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 )
 
 // sanitizer keeps what newsletters use (tables, images, inline styles,
@@ -174,22 +174,38 @@ func Compile(c Content, layouts fs.FS, id charity.Identity, funcs map[string]any
 	}
 
 	cc := &Compiled{}
-	if cc.subject, err = texttpl.New("subject").Funcs(funcs).Option("missingkey=error").Parse(c.Subject); err != nil {
+	if cc.subject, err = texttpl.New("subject").Funcs(funcs).Funcs(budgeted).Option("missingkey=error").Parse(c.Subject); err != nil {
 		return nil, fmt.Errorf("subject: %w", err)
 	}
 	htmlSrc, err := a.restore(inlined)
 	if err != nil {
 		return nil, err
 	}
-	if cc.html, err = htmltpl.New("html").Funcs(funcs).Option("missingkey=error").Parse(htmlSrc); err != nil {
+	if cc.html, err = htmltpl.New("html").Funcs(funcs).Funcs(budgeted).Option("missingkey=error").Parse(htmlSrc); err != nil {
 		return nil, fmt.Errorf("body: %w", err)
 	}
 	textSrc, err := a.restore(text)
 	if err != nil {
 		return nil, err
 	}
-	if cc.text, err = texttpl.New("text").Funcs(funcs).Option("missingkey=error").Parse(textSrc); err != nil {
+	if cc.text, err = texttpl.New("text").Funcs(funcs).Funcs(budgeted).Option("missingkey=error").Parse(textSrc); err != nil {
 		return nil, fmt.Errorf("body: %w", err)
+	}
+	for _, t := range []struct {
+		what  string
+		tree  *parse.Tree
+		count int
+	}{
+		{"subject", cc.subject.Tree, len(cc.subject.Templates())},
+		{"body", cc.html.Tree, len(cc.html.Templates())},
+		{"body", cc.text.Tree, len(cc.text.Templates())},
+	} {
+		if t.count > 1 {
+			return nil, fmt.Errorf("%s: %w", t.what, errRecurse)
+		}
+		if err := limit(t.tree.Root); err != nil {
+			return nil, fmt.Errorf("%s: %w", t.what, err)
+		}
 	}
 	// One trial render catches unknown fields before anyone is mailed.
 	if _, err := cc.Render(Recipient{FirstName: "Alex", LastName: "Example", Email: "alex@example.org", UnsubscribeURL: "https://example.org/u", PreferencesURL: "https://example.org/p", WebURL: "https://example.org/w"}); err != nil {
@@ -220,11 +236,13 @@ var msgBufPool = sync.Pool{New: func() any { return new(msgBufs) }}
 
 // renderInto is Render into pooled buffers: the Message's strings alias b
 // and are valid only until b is released (put back in msgBufPool), which
-// the caller does once nothing uses the message any more.
+// the caller does once nothing uses the message any more. The three parts
+// share one budget (renderlimit.go).
 func (c *Compiled) renderInto(r Recipient, b *msgBufs) (Message, error) {
 	if strings.TrimSpace(r.FirstName) == "" {
 		r.FirstName = "friend"
 	}
+	d := newRenderData(r)
 	var m Message
 	for _, step := range [...]struct {
 		t    interface{ Execute(io.Writer, any) error }
@@ -237,8 +255,9 @@ func (c *Compiled) renderInto(r Recipient, b *msgBufs) (Message, error) {
 		{c.text, &b.text, &m.Text, "body (text)"},
 	} {
 		step.buf.Reset()
-		if err := step.t.Execute(step.buf, r); err != nil {
-			return Message{}, fmt.Errorf("%s: %w", step.what, err)
+		d.out.buf = step.buf
+		if err := step.t.Execute(&d.out, d); err != nil {
+			return Message{}, fmt.Errorf("%s: %w", step.what, renderError(err))
 		}
 		*step.out = unsafe.String(unsafe.SliceData(step.buf.Bytes()), step.buf.Len())
 	}
@@ -248,26 +267,5 @@ func (c *Compiled) renderInto(r Recipient, b *msgBufs) (Message, error) {
 // Render executes the compiled templates for one recipient. An empty first
 // name reads "friend".
 func (c *Compiled) Render(r Recipient) (Message, error) {
-	if strings.TrimSpace(r.FirstName) == "" {
-		r.FirstName = "friend"
-	}
-	buf := bufs.Get().(*bytes.Buffer)
-	defer bufs.Put(buf)
-	var m Message
-	for _, step := range []struct {
-		exec func() error
-		out  *string
-		what string
-	}{
-		{func() error { return c.subject.Execute(buf, r) }, &m.Subject, "subject"},
-		{func() error { return c.html.Execute(buf, r) }, &m.HTML, "body"},
-		{func() error { return c.text.Execute(buf, r) }, &m.Text, "body (text)"},
-	} {
-		buf.Reset()
-		if err := step.exec(); err != nil {
-			return Message{}, fmt.Errorf("%s: %w", step.what, err)
-		}
-		*step.out = buf.String()
-	}
-	return m, nil
+	return c.renderInto(r, new(msgBufs)) // buffers of its own: the strings stay valid
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
-	"supportercrm/internal/clip"
 	"supportercrm/internal/vocab"
 )
 
@@ -24,17 +23,7 @@ func (r *runner) write() {
 		if len(batch) == 0 {
 			return
 		}
-		for attempt := 0; ; attempt++ {
-			err := r.record(batch)
-			if err == nil {
-				break
-			}
-			r.e.App.Logger().Error("campaigns: failed to record results", "campaign", r.id, "error", err.Error(), "attempt", attempt+1)
-			if attempt == 4 { // the rows stay queued and are sent again later
-				break
-			}
-			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
-		}
+		r.recordBatch(batch)
 		for range batch {
 			r.pending.Done()
 		}
@@ -57,17 +46,54 @@ func (r *runner) write() {
 	}
 }
 
+// recordTries is how many failed writes of a batch pause the campaign.
+const recordTries = 5
+
+// recordBatch writes a batch, trying again until it is recorded: a message
+// sent but not recorded would go again. While it tries, the results channel
+// fills and the senders wait on it, so no more than InFlightLimit messages
+// go out unrecorded; after recordTries failures the campaign pauses with the
+// reason and staff are alerted. Only the engine stopping ends the tries
+// (the process is going: those rows stay queued and are sent again).
+func (r *runner) recordBatch(batch []result) {
+	wait := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := r.record(batch)
+		if err == nil {
+			return
+		}
+		r.e.App.Logger().Error("campaigns: failed to record results", "campaign", r.id, "error", err.Error(), "attempt", attempt)
+		if attempt == recordTries {
+			r.pause("paused: sending stopped because its results could not be recorded: "+err.Error(),
+				"A campaign has paused: its results could not be recorded",
+				"Sending campaign "+r.id+" paused itself because the database refused to record which messages were sent (error: "+err.Error()+
+					"). Nothing more goes out until the results are recorded; the engine keeps trying. "+
+					"Once the database accepts writes again (check the disk space and the data directory's permissions), "+
+					"set the campaign's status back to \"sending\" in the dashboard to resume.")
+		}
+		if r.stopping.Err() != nil {
+			r.e.App.Logger().Warn("campaigns: results left unrecorded at stop; those messages will be sent again", "campaign", r.id, "results", len(batch))
+			return
+		}
+		sleep(r.stopping, wait)
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
 // Statements of record, in the deliveries table's and the campaigns
-// table's own names.
+// table's own names. A delivery is written only while still queued, and a
+// supporter marked bounced only from subscribed: a result never undoes what
+// happened meanwhile (an unsubscribe, an erasure).
 var (
 	updateDeliverySQL = "UPDATE " + vocab.Deliveries + " SET status = ?, attempts = ?, last_error = ?, message_id = ?, sent_at = ?, " +
-		"next_attempt_at = ?, updated = ? WHERE rowid = ? AND id = ?"
+		"next_attempt_at = ?, updated = ? WHERE rowid = ? AND id = ? AND status = '" + vocab.DeliveryQueued + "'"
 	updateByIDSQL = "UPDATE " + vocab.Deliveries + " SET status = ?, attempts = ?, last_error = ?, message_id = ?, sent_at = ?, " +
-		"next_attempt_at = ?, updated = ? WHERE id = ?"
+		"next_attempt_at = ?, updated = ? WHERE id = ? AND status = '" + vocab.DeliveryQueued + "'"
 	updateCountersSQL = "UPDATE " + vocab.Campaigns + " SET sent = sent + ?, failed = failed + ?, bounced = bounced + ?, " +
 		"skipped = skipped + ?, updated = ? WHERE id = ?"
-	bounceSupporterSQL = "UPDATE " + vocab.Supporters + " SET status = ?, bounce_count = bounce_count + 1, updated = ? WHERE id = ?"
-	suppressSQL        = "INSERT OR IGNORE INTO " + vocab.Suppressions + " (id, email_hash, reason, note, created) " +
+	bounceSupporterSQL = "UPDATE " + vocab.Supporters + " SET status = ?, bounce_count = bounce_count + 1, updated = ? " +
+		"WHERE id = ? AND status = '" + vocab.StatusSubscribed + "'"
+	suppressSQL = "INSERT OR IGNORE INTO " + vocab.Suppressions + " (id, email_hash, reason, note, created) " +
 		"VALUES (substr(lower(hex(randomblob(8))), 1, 15), ?, ?, ?, ?)"
 )
 
@@ -110,43 +136,47 @@ func (r *runner) record(batch []result) (err error) {
 	var counts struct{ sent, failed, bounced, skipped int }
 	for _, res := range batch {
 		status, sentAt, next := vocab.DeliveryQueued, "", ""
+		var count *int
 		switch res.kind {
 		case untouched:
 			continue
 		case sent:
-			status, sentAt = vocab.DeliverySent, now
+			status, sentAt, count = vocab.DeliverySent, now, &counts.sent
 			res.Attempts++
-			counts.sent++
 		case retry:
 			next = res.next.UTC().Format(types.DefaultDateLayout)
 		case failed:
-			status = vocab.DeliveryFailed
-			counts.failed++
+			status, count = vocab.DeliveryFailed, &counts.failed
 		case bounced:
-			status = vocab.DeliveryBounced
-			counts.bounced++
+			status, count = vocab.DeliveryBounced, &counts.bounced
 		case skipped:
-			status = vocab.DeliverySkipped
-			counts.skipped++
+			status, count = vocab.DeliverySkipped, &counts.skipped
 		}
 		var done sql.Result
 		if done, err = update.ExecContext(ctx, status, res.Attempts, res.err, res.messageID, sentAt, next, now, res.RowID, res.ID); err != nil {
 			return err
 		}
-		if n, _ := done.RowsAffected(); n == 0 { // the row moved (VACUUM renumbers rowids)
+		n, _ := done.RowsAffected()
+		if n == 0 { // the row moved (VACUUM renumbers rowids), or is gone or done
 			if byID == nil {
 				byID = tx.StmtContext(ctx, byIDStmt)
 			}
-			if _, err = byID.ExecContext(ctx, status, res.Attempts, res.err, res.messageID, sentAt, next, now, res.ID); err != nil {
+			if done, err = byID.ExecContext(ctx, status, res.Attempts, res.err, res.messageID, sentAt, next, now, res.ID); err != nil {
 				return err
 			}
+			if n, _ = done.RowsAffected(); n == 0 {
+				continue // nothing to count: another result was written first
+			}
+		}
+		if count != nil {
+			*count++
 		}
 		if res.hard {
 			if _, err = tx.ExecContext(ctx, bounceSupporterSQL, vocab.StatusBounced, now, res.Supporter); err != nil {
 				return err
 			}
 			if r.e.Hash != nil {
-				note := clip.Runes("campaign "+r.id+": "+res.err, 1000)
+				note := "campaign " + r.id + ": " + res.note // codes only: the server's text names the recipient
 				if _, err = tx.ExecContext(ctx, suppressSQL, r.e.Hash(res.Email), vocab.SuppressHardBounce, note, now); err != nil {
 					return err
 				}

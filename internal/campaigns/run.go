@@ -44,8 +44,9 @@ type result struct {
 	job
 	kind      int
 	messageID string
-	err       string
-	hard      bool // 5.1.x: suppress the address
+	err       string // last_error: never the address
+	hard      bool   // 5.1.x: suppress the address
+	note      string // a bounce's reply codes ("550 5.1.1"), for the suppression
 	next      time.Time
 }
 
@@ -67,9 +68,10 @@ type runner struct {
 	results    chan result
 	pending    sync.WaitGroup // dispatched, not yet written
 	cancel     context.CancelFunc
-	downNS     atomic.Int64 // when the relay became unreachable (unix ns), 0 when fine
-	refusals   refusalRun   // temporary failures since a message was last accepted
-	left       int          // deliveries not yet done when the run began
+	stopping   context.Context // done when the engine stops (the run's own ctx also ends on a pause)
+	downNS     atomic.Int64    // when the relay became unreachable (unix ns), 0 when fine
+	refusals   refusalRun      // temporary failures since a message was last accepted
+	left       int             // deliveries not yet done when the run began
 	paused     atomic.Bool
 }
 
@@ -90,7 +92,7 @@ func (e *Engine) run(parent context.Context, id string) error {
 	defer cancel()
 	s := e.App.Settings().Meta
 	r := &runner{
-		e: e, id: id, compiled: compiled, identity: identity, cancel: cancel,
+		e: e, id: id, compiled: compiled, identity: identity, cancel: cancel, stopping: parent,
 		from:     mail.Address{Name: s.SenderName, Address: s.SenderAddress},
 		jobs:     make(chan []job, 2),
 		rendered: make(chan prepared, checkMax),
@@ -107,7 +109,9 @@ func (e *Engine) run(parent context.Context, id string) error {
 		r.limiter = rate.NewLimiter(rate.Limit(e.Config.PerSecond), max(1, min(e.Config.Connections, int(e.Config.PerSecond))))
 	}
 
-	check, err := r.prepareCheck()
+	var tags []string
+	_ = c.UnmarshalJSONField("tags", &tags) // as the snapshot reads them
+	check, err := r.prepareCheck(c.GetStringSlice("topics"), tags)
 	if err != nil {
 		return fmt.Errorf("failed to prepare the send-time check: %w", err)
 	}

@@ -31,8 +31,12 @@ const (
 // uses the smallest that holds it, repeating its last row to fill it.
 var checkSizes = [...]int{1, 4, 16, checkMax}
 
-// checker holds the prepared send-time checks, one per size in checkSizes.
-type checker struct{ stmts [len(checkSizes)]*sql.Stmt }
+// checker holds the prepared send-time checks, one per size in checkSizes,
+// and the campaign's audience they test (JSON lists).
+type checker struct {
+	stmts        [len(checkSizes)]*sql.Stmt
+	topics, tags string
+}
 
 func (c *checker) Close() {
 	for _, s := range c.stmts {
@@ -162,29 +166,34 @@ func (r *runner) send(ctx context.Context, check *checker) {
 			var err error
 			if conn, err = r.e.Dial(ctx); err != nil {
 				conn = nil
-				r.relayDown(err)
-				r.done(p, result{job: j, kind: untouched})
-				sleep(ctx, backoff)
-				backoff = min(2*backoff, 5*time.Second)
+				r.notSent(ctx, p, err, &backoff)
 				continue
 			}
 		}
 		err := conn.Send(context.WithoutCancel(ctx), p.msg)
-		if err == nil {
+		if err == nil { // the relay accepted it, whatever became of the connection after
 			r.downNS.Store(0)
 			r.refusals.accepted()
 			backoff = 100 * time.Millisecond
 			r.done(p, result{job: j, kind: sent, messageID: p.msg.MessageID})
 			continue
 		}
-		if mailsend.IsConnectionError(err) {
+		f := mailsend.Classify(err)
+		if f.NotSent {
 			conn.Close()
 			conn = nil
-			r.relayDown(err)
+			r.notSent(ctx, p, err, &backoff)
+			continue
 		}
-		res := r.failure(j, err)
-		if res.kind != bounced {
-			r.refused(j.ID, err)
+		why := withoutAddress(err.Error(), j.Email)
+		if !f.Unsendable && mailsend.IsConnectionError(err) {
+			conn.Close()
+			conn = nil
+			r.relayDown(why)
+		}
+		res := r.failure(j, f, why)
+		if res.kind == retry || (res.kind == failed && !f.Unsendable) {
+			r.refused(j.ID, why)
 			if r.paused.Load() {
 				// The campaign paused over the relay's trouble: this
 				// refusal doesn't use up one of the delivery's attempts.
@@ -195,13 +204,27 @@ func (r *runner) send(ctx context.Context, check *checker) {
 	}
 }
 
+// notSent handles a message that never reached the relay (it could not be
+// dialled, or the session failed before the message was handed over): the
+// delivery stays queued as it was, using no attempt, the relay counts as
+// down, and this connection waits a little longer each time before its next
+// try.
+func (r *runner) notSent(ctx context.Context, p prepared, err error, backoff *time.Duration) {
+	r.relayDown(err.Error())
+	r.done(p, result{job: p.job, kind: untouched})
+	sleep(ctx, *backoff)
+	*backoff = min(2**backoff, 5*time.Second)
+}
+
 // stale returns, by supporter, why each delivery must not go out now: the
-// supporter unsubscribed (or bounced, complained, was erased) or the address
-// was suppressed after the snapshot. Deliveries that may go are absent.
-// Every delivery given is checked, checkMax to a query.
+// supporter unsubscribed (or bounced, complained, was erased), left the
+// campaign's topics or lost its tags, or the address was suppressed after
+// the snapshot. Deliveries that may go are absent. Every delivery given is
+// checked, checkMax to a query.
 func (r *runner) stale(check *checker, ps []prepared) (map[string]string, error) {
 	verdicts := make(map[string]string)
-	var args [2 * checkMax]any
+	var args [2 + 2*checkMax]any
+	args[0], args[1] = check.topics, check.tags
 	for len(ps) > 0 {
 		chunk := ps[:min(len(ps), checkMax)]
 		ps = ps[len(chunk):]
@@ -216,9 +239,9 @@ func (r *runner) stale(check *checker, ps []prepared) (map[string]string, error)
 			if r.e.Hash != nil {
 				hash = r.e.Hash(j.Email)
 			}
-			args[2*i], args[2*i+1] = j.Supporter, hash
+			args[2+2*i], args[3+2*i] = j.Supporter, hash
 		}
-		if err := r.staleQuery(check.stmts[k], args[:2*size], verdicts); err != nil {
+		if err := r.staleQuery(check.stmts[k], args[:2+2*size], verdicts); err != nil {
 			return nil, err
 		}
 	}
@@ -233,8 +256,8 @@ func (r *runner) staleQuery(stmt *sql.Stmt, args []any, verdicts map[string]stri
 	defer rows.Close()
 	for rows.Next() {
 		var id, status string
-		var suppressed bool
-		if err := rows.Scan(&id, &status, &suppressed); err != nil {
+		var suppressed, inTopics, tagged bool
+		if err := rows.Scan(&id, &status, &suppressed, &inTopics, &tagged); err != nil {
 			return err
 		}
 		switch {
@@ -244,23 +267,41 @@ func (r *runner) staleQuery(stmt *sql.Stmt, args []any, verdicts map[string]stri
 			verdicts[id] = "supporter is " + status
 		case suppressed:
 			verdicts[id] = "address is suppressed"
+		case !inTopics:
+			verdicts[id] = "supporter left the campaign's topics"
+		case !tagged:
+			verdicts[id] = "supporter no longer has the campaign's tags"
 		}
 	}
 	return rows.Err()
 }
 
-// prepareCheck prepares the send-time checks on the read pool.
-func (r *runner) prepareCheck() (*checker, error) {
+// checkSQL is the send-time check of n deliveries (supporter id and address
+// hash each, after the campaign's topics and tags as JSON lists): status,
+// suppression, and the audience test of the snapshot (one of the topics
+// and, when the campaign has tags, one of them).
+func checkSQL(n int) string {
+	values := strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
+	return "WITH c(topics, tags) AS (VALUES (?, ?)), j(sid, hash) AS (VALUES " + values + ") " +
+		"SELECT j.sid, ifnull(s.status, ''), " +
+		"EXISTS(SELECT 1 FROM " + vocab.Suppressions + " x WHERE x.email_hash = j.hash), " +
+		"EXISTS(SELECT 1 FROM c, json_each(CASE WHEN json_valid(s.topics) THEN s.topics ELSE '[]' END) t " +
+		"WHERE t.value IN (SELECT value FROM json_each(c.topics))), " +
+		"(SELECT tags = '[]' FROM c) OR EXISTS(SELECT 1 FROM c, json_each(CASE WHEN json_valid(s.tags) THEN s.tags ELSE '[]' END) g " +
+		"WHERE g.value IN (SELECT value FROM json_each(c.tags))) " +
+		"FROM j LEFT JOIN " + vocab.Supporters + " s ON s.id = j.sid"
+}
+
+// prepareCheck prepares the send-time checks on the read pool for a
+// campaign's topics and tags.
+func (r *runner) prepareCheck(topics, tags []string) (*checker, error) {
 	db, err := rawDB(r.e.App.ConcurrentDB())
 	if err != nil {
 		return nil, err
 	}
-	c := &checker{}
+	c := &checker{topics: jsonList(topics), tags: jsonList(tags)}
 	for k, n := range checkSizes {
-		values := strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
-		stmt, err := db.Prepare("WITH j(sid, hash) AS (VALUES " + values + ") " +
-			"SELECT j.sid, ifnull(s.status, ''), EXISTS(SELECT 1 FROM " + vocab.Suppressions + " x WHERE x.email_hash = j.hash) " +
-			"FROM j LEFT JOIN " + vocab.Supporters + " s ON s.id = j.sid")
+		stmt, err := db.Prepare(checkSQL(n))
 		if err != nil {
 			c.Close()
 			return nil, err

@@ -23,6 +23,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"supportercrm/internal/outbox"
 	"supportercrm/internal/vocab"
 )
 
@@ -193,11 +194,13 @@ func Anonymise(tx core.App, consent *core.Record) error {
 }
 
 // clearOutbox keeps the record that mail was sent (kind, status, times) and
-// drops what it said and to whom; mail still queued is cancelled.
+// drops what it said and to whom; mail not yet handed to SMTP is cancelled.
+// A message being sent meanwhile goes, and its worker records that it did,
+// writing only the outcome, never what was cleared here.
 func clearOutbox(tx core.App, supporterID, email string) (cancelled, cleared int, err error) {
 	placeholder := Placeholder(supporterID)
 	cleared, err = update(tx, vocab.Outbox, dbx.Params{
-		"to": placeholder, "to_name": "", "subject": "(erased)", "html": "", "text": "", "headers": nil, "last_error": "",
+		"to": placeholder, "to_name": "", "subject": "(erased)", "html": "", "text": "", "headers": nil, "unsubscribe_url": "", "last_error": "",
 		"updated": types.NowDateTime().String(),
 	}, dbx.Or(dbx.HashExp{"supporter": supporterID}, dbx.HashExp{"to": email}))
 	if err != nil {
@@ -205,7 +208,7 @@ func clearOutbox(tx core.App, supporterID, email string) (cancelled, cleared int
 	}
 	cancelled, err = update(tx, vocab.Outbox,
 		dbx.Params{"status": vocab.OutboxCancelled, "last_error": "cancelled: supporter erased"},
-		dbx.HashExp{"to": placeholder, "status": vocab.OutboxQueued})
+		dbx.And(dbx.HashExp{"to": placeholder}, outbox.Waiting()))
 	return cancelled, cleared, err
 }
 

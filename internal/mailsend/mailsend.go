@@ -7,18 +7,23 @@ package mailsend
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/mail"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 )
 
 // Config says how to reach the SMTP relay.
@@ -35,25 +40,16 @@ type Config struct {
 	// HELO is the name sent in EHLO; empty means go-mail's default.
 	HELO    string
 	Timeout time.Duration
+	// IdleTimeout closes a connection unused for longer before it is used
+	// again (relays drop idle ones: Postfix after 300 s, hosted relays after
+	// seconds). Zero means 30 s.
+	IdleTimeout time.Duration
+	// MaxMessages closes a connection after this many transactions, for
+	// relays that limit them (Yahoo asks for 20). Zero means no limit.
+	MaxMessages int
 	// DKIM, when set, signs every message.
 	DKIM *DKIM
 }
-
-// DKIM is a signing identity: the d= domain, the s= selector whose DNS
-// record holds the public key, and the private key.
-type DKIM struct {
-	Domain   string
-	Selector string
-	Key      crypto.Signer
-}
-
-// dkimHeaders are signed in every message: From (RFC 6376) and both
-// List-Unsubscribe headers (RFC 8058 section 4), with the headers that
-// identify the message. Absent ones are signed as empty, which also stops
-// anyone adding them later. Keep the h= tag under one folded line (77
-// characters): go-mail v0.8.1 (and v0.8.2) hard-wraps a longer tag inside a
-// header name, which it signs unfolded, so relaxed verification fails.
-var dkimHeaders = []string{"From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post"}
 
 // Header is one extra header field. go-mail writes extra headers sorted by
 // name; values given for the same name are joined into one field with ", "
@@ -81,12 +77,15 @@ type Sender interface {
 // Conn is a reusable SMTP connection. It is not safe for concurrent use: a
 // pool of senders holds one Conn each.
 type Conn struct {
-	cfg    Config
-	client *gomail.Client
-	open   bool
+	cfg      Config
+	client   *gomail.Client
+	sc       *smtp.Client // the open session; nil when closed
+	raw      net.Conn     // its socket, closed when a dial fails half-way
+	lastUsed time.Time
+	uses     int // transactions begun on sc
 }
 
-// Dial connects to the relay described by cfg.
+// Dial connects to the relay described by cfg. A failure is NotSent.
 func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if cfg.Host == "" {
 		return nil, errors.New("smtp host is not configured")
@@ -94,7 +93,11 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 15 * time.Second
 	}
-	opts := []gomail.Option{gomail.WithPort(cfg.Port), gomail.WithTimeout(cfg.Timeout)}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 30 * time.Second
+	}
+	c := &Conn{cfg: cfg}
+	opts := []gomail.Option{gomail.WithPort(cfg.Port), gomail.WithTimeout(cfg.Timeout), gomail.WithDialContextFunc(c.dialContext)}
 	if cfg.ImplicitTLS {
 		opts = append(opts, gomail.WithSSL())
 	} else {
@@ -110,78 +113,165 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if cfg.HELO != "" {
 		opts = append(opts, gomail.WithHELO(cfg.HELO))
 	}
-	if d := cfg.DKIM; d != nil {
-		signer := gomail.NewDKIMSigner(d.Domain, d.Selector, d.Key)
-		signer.SignHeaders(dkimHeaders...)
-		opts = append(opts, gomail.WithAlwaysDKIMSign(signer))
-	}
 	client, err := gomail.NewClient(cfg.Host, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("failed to configure smtp client: %w", err)
 	}
-	c := &Conn{cfg: cfg, client: client}
+	c.client = client
 	if err := c.dial(ctx); err != nil {
-		return nil, err
+		return nil, notSent(err)
 	}
 	return c, nil
 }
 
+// dialContext opens the socket for go-mail (TLS at once for ImplicitTLS,
+// as go-mail would) and keeps it, so a session that fails after the
+// connect (greeting, EHLO, AUTH) does not leak it.
+func (c *Conn) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{}
+	var conn net.Conn
+	var err error
+	if c.cfg.ImplicitTLS {
+		td := &tls.Dialer{NetDialer: d, Config: &tls.Config{ServerName: c.cfg.Host, MinVersion: gomail.DefaultTLSMinVersion}}
+		conn, err = td.DialContext(ctx, network, addr)
+	} else {
+		conn, err = d.DialContext(ctx, network, addr)
+	}
+	c.raw = conn
+	return conn, err
+}
+
 func (c *Conn) dial(ctx context.Context) error {
-	if err := c.client.DialWithContext(ctx); err != nil {
+	c.raw = nil
+	sc, err := c.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		if c.raw != nil {
+			c.raw.Close()
+		}
 		return fmt.Errorf("failed to connect to smtp %s:%d: %w", c.cfg.Host, c.cfg.Port, err)
 	}
-	c.open = true
+	c.sc, c.lastUsed, c.uses = sc, time.Now(), 0
 	return nil
 }
 
-// Send delivers one message. After a failed send the connection is reset, or
-// redialled on the next Send if the server dropped it.
+// Send delivers one message. It returns nil once the relay accepted it
+// (DATA got its 250), even if the RSET after it fails. A connection idle
+// past Config.IdleTimeout or at Config.MaxMessages is replaced first, and
+// a failure before the hand-over (the connection check, dial, greeting,
+// EHLO, STARTTLS, AUTH, a 421 or no reply to MAIL) is redialled at once;
+// if the second try also fails there, the error is NotSent. A message that
+// cannot go at all is Unsendable and leaves the connection as it was.
 func (c *Conn) Send(ctx context.Context, m *Message) error {
 	msg, err := Build(m)
 	if err != nil {
 		return err
 	}
-	if !c.open {
-		if err := c.dial(ctx); err != nil {
+	if c.cfg.DKIM != nil {
+		if err := c.cfg.DKIM.sign(msg); err != nil {
+			return fmt.Errorf("dkim signing failed: %w", err)
+		}
+	}
+	needUTF8 := !ascii(m.From.Address) || !ascii(m.To.Address)
+	for range 2 {
+		if err = c.ready(ctx); err != nil {
+			continue
+		}
+		if ok, _ := c.sc.Extension("SMTPUTF8"); needUTF8 && !ok {
+			return &Error{Unsendable: true, Reason: "the relay does not offer SMTPUTF8, needed for this address"}
+		}
+		if err = c.transact(msg); err == nil || !beforeHandOver(err) {
 			return err
 		}
 	}
-	if err := c.client.Send(msg); err != nil {
-		if IsConnectionError(err) {
-			_ = c.client.Close()
-			c.open = false
-		} else if rerr := c.client.Reset(); rerr != nil {
-			_ = c.client.Close()
-			c.open = false
-		}
-		return err
+	return notSent(err)
+}
+
+// ready makes sure an open session that may be used is there.
+func (c *Conn) ready(ctx context.Context) error {
+	if c.sc != nil && (time.Since(c.lastUsed) > c.cfg.IdleTimeout || (c.cfg.MaxMessages > 0 && c.uses >= c.cfg.MaxMessages)) {
+		c.quit()
+	}
+	if c.sc == nil {
+		return c.dial(ctx)
 	}
 	return nil
 }
 
+// transact runs one mail transaction and leaves the session clean or
+// closed.
+func (c *Conn) transact(msg *gomail.Msg) error {
+	err := c.client.SendWithSMTPClient(c.sc, msg)
+	c.lastUsed = time.Now()
+	c.uses++
+	switch {
+	case err == nil:
+	case msg.IsDelivered():
+		// Accepted: only the check or RSET after the 250 failed.
+		c.drop()
+		return nil
+	case IsConnectionError(err):
+		c.drop()
+	case c.client.ResetWithSMTPClient(c.sc) != nil:
+		c.drop()
+	}
+	return err
+}
+
+// quit ends a healthy session politely, without waiting long for a relay
+// that has gone.
+func (c *Conn) quit() {
+	_ = c.sc.UpdateDeadline(time.Second)
+	_ = c.sc.Quit()
+	c.drop()
+}
+
+// drop closes the socket of a session that is broken or done.
+func (c *Conn) drop() {
+	if c.sc != nil {
+		_ = c.sc.Close()
+		c.sc = nil
+	}
+}
+
 // Close ends the SMTP session.
 func (c *Conn) Close() error {
-	if !c.open {
+	if c.sc == nil {
 		return nil
 	}
-	c.open = false
-	return c.client.Close()
+	err := c.sc.Quit()
+	c.drop()
+	return err
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // Build turns a Message into a go-mail Msg. Header values are stripped of CR
-// and LF so no caller can inject headers.
+// and LF so no caller can inject headers. A message that cannot be built is
+// an Unsendable *Error.
 func Build(m *Message) (*gomail.Msg, error) {
+	if err := addrSpec(m.From.Address); err != nil {
+		return nil, &Error{Unsendable: true, Reason: "invalid from address", Err: err}
+	}
+	if err := addrSpec(m.To.Address); err != nil {
+		return nil, &Error{Unsendable: true, Reason: "invalid to address", Err: err}
+	}
 	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
-	if err := msg.FromFormat(oneLine(m.From.Name), m.From.Address); err != nil {
-		return nil, fmt.Errorf("invalid from address: %w", err)
-	}
-	if err := msg.AddToFormat(oneLine(m.To.Name), m.To.Address); err != nil {
-		return nil, fmt.Errorf("invalid to address: %w", err)
-	}
+	// net/mail quotes or encodes the names (O"Brien, Bob\, Zoë) itself.
+	msg.FromMailAddress(&mail.Address{Name: oneLine(m.From.Name), Address: m.From.Address})
+	msg.AddToMailAddress(&mail.Address{Name: oneLine(m.To.Name), Address: m.To.Address})
 	if m.ReplyTo != "" {
-		if err := msg.ReplyTo(m.ReplyTo); err != nil {
-			return nil, fmt.Errorf("invalid reply-to address: %w", err)
+		rt, err := mail.ParseAddress(m.ReplyTo)
+		if err != nil {
+			return nil, &Error{Unsendable: true, Reason: "invalid reply-to address", Err: err}
 		}
+		msg.ReplyToMailAddress(rt)
 	}
 	msg.Subject(oneLine(m.Subject))
 	id := m.MessageID
@@ -235,19 +325,6 @@ func bodyWriter(s string) func(io.Writer) (int64, error) {
 	}
 }
 
-// LoadDKIM reads a PEM private key (RSA or Ed25519) for signing as domain
-// with selector.
-func LoadDKIM(domain, selector string, pemBytes []byte) (*DKIM, error) {
-	if domain == "" || selector == "" {
-		return nil, errors.New("dkim needs a domain and a selector")
-	}
-	key, err := gomail.PrivKeyFromPEM(pemBytes)
-	if err != nil {
-		return nil, fmt.Errorf("dkim key: %w", err)
-	}
-	return &DKIM{Domain: domain, Selector: selector, Key: key}, nil
-}
-
 // NewMessageID returns a unique id ("random@domain") in the sender's domain.
 func NewMessageID(fromAddress string) string {
 	domain := "localhost"
@@ -266,4 +343,39 @@ func oneLine(s string) string {
 		return s
 	}
 	return newlines.Replace(s)
+}
+
+// addrSpec checks that s is one bare address (local@domain) as net/mail
+// reads it: no display name, no list, nothing it would read differently.
+func addrSpec(s string) error {
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return err
+	}
+	if a.Name != "" || a.Address != s {
+		return errors.New("not a single bare address")
+	}
+	return nil
+}
+
+// CheckSender says whether name and address make a From header every relay
+// takes, in words for the person who typed them: the address is one bare
+// ASCII address, and the name is plain text (no control characters, no
+// RFC 2047 encoded word that mail clients would decode into something
+// else). go-mail then encodes the name as it needs.
+func CheckSender(name, address string) error {
+	if err := addrSpec(address); err != nil {
+		return errors.New("the sender address must be a single email address such as news@example.org")
+	}
+	if !ascii(address) {
+		return errors.New("the sender address must be plain ASCII: not every relay offers SMTPUTF8")
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return errors.New("the sender name must not contain line breaks, tabs or other control characters")
+	}
+	if decoded, err := new(mime.WordDecoder).DecodeHeader(name); err != nil || decoded != name {
+		return errors.New("the sender name must be plain text, not an encoded word (=?...?=)")
+	}
+	_, err := Build(&Message{From: mail.Address{Name: name, Address: address}, To: mail.Address{Address: address}})
+	return err
 }

@@ -2,7 +2,8 @@
 // welcomes, staff alerts). Messages are rendered when queued and written in
 // the same transaction as the change that caused them, so a signup and its
 // confirmation email are saved together or not at all; a Worker sends them
-// later, retrying with backoff while SMTP is down.
+// later, retrying with backoff while SMTP is down. Their links are completed
+// when they are sent (see LinkOrigin).
 package outbox
 
 import (
@@ -31,6 +32,11 @@ type Mail struct {
 	HTML        string
 	Text        string
 	Headers     []mailsend.Header
+	// Unsubscribe is the one-click unsubscribe link (starting with
+	// LinkOrigin) of mail that belongs to a subscription, such as the
+	// welcome: the worker sends it as List-Unsubscribe, with
+	// List-Unsubscribe-Post, completed at send time like the other links.
+	Unsubscribe string
 }
 
 // Enqueue stores m as queued and due now. Pass the transaction's app to queue
@@ -54,6 +60,7 @@ func Enqueue(app core.App, m Mail) (*core.Record, error) {
 	if len(m.Headers) > 0 {
 		r.Set("headers", m.Headers)
 	}
+	r.Set("unsubscribe_url", m.Unsubscribe)
 	r.Set("status", vocab.OutboxQueued)
 	r.Set("next_attempt_at", types.NowDateTime())
 	// Rendered by our own templates; hooks run, field validators are skipped
@@ -79,24 +86,38 @@ func (m Mail) validate() error {
 	if len(m.HTML) > 1<<20 || len(m.Text) > 1<<20 || len(m.ToName) > 200 {
 		return errors.New("outbox mail: message too large")
 	}
+	if m.Unsubscribe != "" && (!strings.HasPrefix(m.Unsubscribe, LinkOrigin+"/") || len(m.Unsubscribe) > 2000 || strings.ContainsAny(m.Unsubscribe, "\r\n<>, ")) {
+		return errors.New("outbox mail: the unsubscribe link must be one URL starting with outbox.LinkOrigin")
+	}
 	return nil
 }
 
-// CancelQueued cancels every queued message to a supporter, so an unsubscribe
-// stops mail not yet handed to SMTP. It returns how many were cancelled.
+// CancelQueued cancels every message to a supporter not yet handed to SMTP,
+// so an unsubscribe stops it. It returns how many were cancelled.
 func CancelQueued(app core.App, supporterID string) (int, error) {
 	if supporterID == "" {
 		return 0, errors.New("cancel queued mail: no supporter given")
 	}
 	res, err := app.DB().Update(vocab.Outbox,
 		dbx.Params{"status": vocab.OutboxCancelled, "last_error": "cancelled: supporter unsubscribed", "updated": types.NowDateTime().String()},
-		dbx.HashExp{"supporter": supporterID, "status": vocab.OutboxQueued},
+		dbx.And(dbx.HashExp{"supporter": supporterID}, Waiting()),
 	).Execute()
 	if err != nil {
 		return 0, fmt.Errorf("failed to cancel queued mail: %w", err)
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+// Waiting matches the messages not yet handed to SMTP: queued ones, and
+// those claimed by a worker that stopped before it finished (its claim has
+// run out). A message a worker is sending now is not waiting: it is too late
+// to stop it, and the worker records what became of it.
+func Waiting() dbx.Expression {
+	return dbx.Or(
+		dbx.HashExp{"status": vocab.OutboxQueued},
+		dbx.And(dbx.HashExp{"status": vocab.OutboxSending}, dbx.NewExp("next_attempt_at <= {:now}", dbx.Params{"now": types.NowDateTime().String()})),
+	)
 }
 
 // QueuedSince reports whether a message of kind to address was queued after

@@ -2,6 +2,8 @@ package outbox
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"net/mail"
@@ -12,7 +14,6 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
-	"supportercrm/internal/clip"
 	"supportercrm/internal/mailsend"
 	"supportercrm/internal/vocab"
 )
@@ -35,6 +36,9 @@ type Config struct {
 	// Suppressed, when set, is asked before each send; a suppressed address
 	// is never mailed, whatever was queued for it.
 	Suppressed func(app core.App, email string) (bool, error)
+	// UnsubscribeMailto, when set, adds a mailto to the List-Unsubscribe of
+	// mail that has an unsubscribe link, as campaigns do (CRM_UNSUBSCRIBE_MAILTO).
+	UnsubscribeMailto string
 }
 
 func (c Config) withDefaults() Config {
@@ -53,6 +57,12 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// claimFor is how long a claim on a message lasts: far longer than one send
+// can take (go-mail gives up on a silent relay after 15 s a command), so it
+// runs out only when the worker holding it has died, and another attempt
+// takes the message over.
+const claimFor = 5 * time.Minute
 
 // Worker sends queued mail. One runs per serving process.
 type Worker struct {
@@ -102,13 +112,15 @@ func (w *Worker) Run(ctx context.Context) {
 }
 
 // RunOnce sends every message due now, one batch per connection, and returns
-// how many were sent. An error means the relay could not be reached.
+// how many were sent. An error means the relay could not be reached, or an
+// outcome could not be written.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	sent := 0
 	for ctx.Err() == nil {
-		due, err := w.app.FindRecordsByFilter(vocab.Outbox,
-			"status = {:queued} && next_attempt_at <= {:now}", "next_attempt_at", w.cfg.Batch, 0,
-			dbx.Params{"queued": vocab.OutboxQueued, "now": types.NowDateTime().String()})
+		var due []string
+		err := w.app.DB().Select("id").From(vocab.Outbox).
+			Where(dbx.And(Waiting(), dbx.NewExp("next_attempt_at <= {:now}", dbx.Params{"now": types.NowDateTime().String()}))).
+			OrderBy("next_attempt_at").Limit(int64(w.cfg.Batch)).Column(&due)
 		if err != nil || len(due) == 0 {
 			return sent, err
 		}
@@ -124,117 +136,193 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	return sent, nil
 }
 
-// flushEvery bounds how many sent messages may go unrecorded: results are
-// written in batches (one commit each, not one per message), and after a
-// crash at most this many transactional messages are sent twice.
-const flushEvery = 20
-
-func (w *Worker) sendBatch(ctx context.Context, due []*core.Record) (sent int, err error) {
+func (w *Worker) sendBatch(ctx context.Context, due []string) (sent int, err error) {
 	conn, err := w.dial(ctx)
 	if err != nil {
-		if !w.down.Swap(true) {
-			w.app.Logger().Warn("outbox: mail is waiting, the smtp relay is unreachable", "error", err.Error(), "waiting", len(due))
-		}
+		w.relayDown(err)
 		return 0, err
 	}
 	defer conn.Close()
 	if w.down.Swap(false) {
 		w.app.Logger().Info("outbox: smtp relay reachable again, sending")
 	}
-	var done []*core.Record
-	defer func() {
-		if ferr := w.save(done); ferr != nil && err == nil {
-			err = ferr
+	meta := w.app.Settings().Meta
+	from := mail.Address{Name: meta.SenderName, Address: meta.SenderAddress}
+	links := linksTo(meta.AppURL)
+	for _, id := range due {
+		if ctx.Err() != nil {
+			break
 		}
-	}()
-	from := mail.Address{Name: w.app.Settings().Meta.SenderName, Address: w.app.Settings().Meta.SenderAddress}
-	for _, r := range due {
-		if len(done) >= flushEvery {
-			if err := w.save(done); err != nil {
-				return sent, err
-			}
-			done = done[:0]
-		}
-		// The row may have been cancelled (unsubscribe) since the batch was read.
-		fresh, err := w.app.FindRecordById(vocab.Outbox, r.Id)
-		if err != nil || fresh.GetString("status") != vocab.OutboxQueued {
+		// The claim reads the message in the same statement, so what is sent
+		// is what the row held when this worker took it; a row cancelled or
+		// taken since the batch was read is not claimed.
+		c, err := w.claim(id)
+		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
+		if err != nil {
+			return sent, err
+		}
 		if w.cfg.Suppressed != nil {
-			suppressed, err := w.cfg.Suppressed(w.app, fresh.GetString("to"))
+			suppressed, err := w.cfg.Suppressed(w.app, c.To)
 			if err != nil {
-				return sent, err
+				return sent, errors.Join(err, w.release(c))
 			}
 			if suppressed {
-				fresh.Set("status", vocab.OutboxCancelled)
-				fresh.Set("last_error", "cancelled: address is suppressed")
-				done = append(done, fresh)
+				if err := w.write(c, dbx.Params{"status": vocab.OutboxCancelled, "last_error": "cancelled: address is suppressed"}); err != nil {
+					return sent, err
+				}
 				continue
 			}
 		}
-		msg := &mailsend.Message{
-			From:    from,
-			To:      mail.Address{Name: fresh.GetString("to_name"), Address: fresh.GetString("to")},
-			Subject: fresh.GetString("subject"),
-			HTML:    fresh.GetString("html"),
-			Text:    fresh.GetString("text"),
-		}
-		_ = fresh.UnmarshalJSONField("headers", &msg.Headers)
-		msg.MessageID = mailsend.NewMessageID(from.Address)
+		msg := c.message(from, links, w.cfg.UnsubscribeMailto)
 		// Send with a context that outlives shutdown so an in-flight message
 		// is finished and recorded.
 		sendErr := conn.Send(context.WithoutCancel(ctx), msg)
-		w.outcome(fresh, msg.MessageID, sendErr)
-		done = append(done, fresh)
+		if mailsend.Classify(sendErr).NotSent {
+			// The relay could not be reached even after a redial: the
+			// message goes back as it was and the worker backs off.
+			w.relayDown(sendErr)
+			return sent, errors.Join(sendErr, w.release(c))
+		}
+		if err := w.outcome(c, msg.MessageID, sendErr); err != nil {
+			return sent, err
+		}
 		if sendErr == nil {
 			sent++
-		} else if mailsend.IsConnectionError(sendErr) {
-			return sent, sendErr
-		}
-		if ctx.Err() != nil {
-			break
 		}
 	}
 	return sent, nil
 }
 
-// save writes attempt outcomes in one transaction. Only our own values
-// changed, so the field validators are skipped.
-func (w *Worker) save(recs []*core.Record) error {
-	if len(recs) == 0 {
-		return nil
+// relayDown logs, once until the relay is reachable again, that mail waits.
+// The error is from before any message was handed over, so it names no
+// recipient.
+func (w *Worker) relayDown(err error) {
+	if !w.down.Swap(true) {
+		w.app.Logger().Warn("outbox: mail is waiting, the smtp relay is unreachable", "error", err.Error())
 	}
-	return w.app.RunInTransaction(func(tx core.App) error {
-		for _, r := range recs {
-			if err := tx.SaveNoValidate(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }
 
-// outcome sets the result of one attempt on r.
-func (w *Worker) outcome(r *core.Record, messageID string, sendErr error) {
+// claimed is a message a worker has claimed, as it was when claimed.
+type claimed struct {
+	ID          string        `db:"id"`
+	To          string        `db:"to"`
+	ToName      string        `db:"to_name"`
+	Kind        string        `db:"kind"`
+	Subject     string        `db:"subject"`
+	HTML        string        `db:"html"`
+	Text        string        `db:"text"`
+	Headers     types.JSONRaw `db:"headers"`
+	Unsubscribe string        `db:"unsubscribe_url"`
+	Attempts    int           `db:"attempts"`
+	Created     string        `db:"created"`
+}
+
+// claim marks a due message as being sent by this worker, for claimFor, and
+// returns it; sql.ErrNoRows means it is no longer due.
+func (w *Worker) claim(id string) (*claimed, error) {
 	now := time.Now()
-	attempts := r.GetInt("attempts") + 1
-	r.Set("attempts", attempts)
+	c := &claimed{}
+	err := w.app.DB().NewQuery("UPDATE {{" + vocab.Outbox + "}} SET [[status]] = {:sending}, [[next_attempt_at]] = {:until}, [[updated]] = {:now}" +
+		" WHERE [[id]] = {:id} AND [[status]] IN ({:queued}, {:sending}) AND [[next_attempt_at]] <= {:now}" +
+		" RETURNING [[id]], [[to]], [[to_name]], [[kind]], [[subject]], [[html]], [[text]], [[headers]], [[unsubscribe_url]], [[attempts]], [[created]]").
+		Bind(dbx.Params{"id": id, "queued": vocab.OutboxQueued, "sending": vocab.OutboxSending, "now": stamp(now), "until": stamp(now.Add(claimFor))}).
+		One(c)
+	return c, err
+}
+
+// message builds the mail to send, its links completed with the Application
+// URL as it is now.
+func (c *claimed) message(from mail.Address, l links, mailto string) *mailsend.Message {
+	m := &mailsend.Message{
+		From:      from,
+		To:        mail.Address{Name: c.ToName, Address: c.To},
+		Subject:   c.Subject,
+		HTML:      l.html.Replace(c.HTML),
+		Text:      l.text.Replace(c.Text),
+		MessageID: mailsend.NewMessageID(from.Address),
+	}
+	_ = json.Unmarshal(c.Headers, &m.Headers) // written by Enqueue: a list, or null
+	for i := range m.Headers {
+		m.Headers[i].Value = l.text.Replace(m.Headers[i].Value)
+	}
+	if c.Unsubscribe != "" {
+		list := "<" + l.text.Replace(c.Unsubscribe) + ">"
+		if mailto != "" {
+			list += ", <mailto:" + mailto + "?subject=unsubscribe>"
+		}
+		m.Headers = append(m.Headers,
+			mailsend.Header{Name: "List-Unsubscribe", Value: list},
+			mailsend.Header{Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"})
+	}
+	return m
+}
+
+// write sets outcome columns of a claimed message, and only those: the row
+// may have been changed since it was claimed (an erasure clears what it
+// said and to whom), and a copy read earlier must never be written back.
+// The guard on status makes the claim's holder the only writer.
+func (w *Worker) write(c *claimed, set dbx.Params) error {
+	set["updated"] = types.NowDateTime().String()
+	_, err := w.app.DB().Update(vocab.Outbox, set, dbx.HashExp{"id": c.ID, "status": vocab.OutboxSending}).Execute()
+	return err
+}
+
+// release gives a claimed message back, unsent and due at once, without
+// counting an attempt.
+func (w *Worker) release(c *claimed) error {
+	return w.write(c, dbx.Params{"status": vocab.OutboxQueued, "next_attempt_at": types.NowDateTime().String()})
+}
+
+// outcome records the result of one attempt that reached the relay: a
+// message it accepted is sent, whatever became of the connection afterwards;
+// one that cannot go (Unsendable) or was refused for good fails at once, and
+// the rest of the batch goes on; a temporary refusal is retried with backoff
+// until GiveUpAfter.
+func (w *Worker) outcome(c *claimed, messageID string, sendErr error) error {
+	now := time.Now()
+	attempts := c.Attempts + 1
 	if sendErr == nil {
-		r.Set("status", vocab.OutboxSent)
-		r.Set("sent_at", now)
-		r.Set("message_id", messageID)
-		r.Set("last_error", "")
-		return
+		return w.write(c, dbx.Params{"status": vocab.OutboxSent, "attempts": attempts, "sent_at": stamp(now), "message_id": messageID, "last_error": ""})
 	}
 	f := mailsend.Classify(sendErr)
-	r.Set("last_error", clip.Runes(sendErr.Error(), 2000))
-	age := now.Sub(r.GetDateTime("created").Time())
-	if !f.Temporary || age > w.cfg.GiveUpAfter {
-		r.Set("status", vocab.OutboxFailed)
-		w.app.Logger().Warn("outbox: giving up on a message", "id", r.Id, "kind", r.GetString("kind"), "error", sendErr.Error())
+	set := dbx.Params{"attempts": attempts, "last_error": reason(f)}
+	created, _ := types.ParseDateTime(c.Created)
+	if !f.Temporary || f.Unsendable || now.Sub(created.Time()) > w.cfg.GiveUpAfter {
+		set["status"] = vocab.OutboxFailed
+		w.app.Logger().Warn("outbox: giving up on a message", "id", c.ID, "kind", c.Kind, "reason", set["last_error"])
 	} else {
-		r.Set("next_attempt_at", now.Add(w.retryDelay(attempts)))
+		set["status"] = vocab.OutboxQueued
+		set["next_attempt_at"] = stamp(now.Add(w.retryDelay(attempts)))
 	}
+	return w.write(c, set)
+}
+
+// reason is why an attempt failed, for last_error: the reply codes or
+// mailsend's own reason, never the server's text, which names the recipient
+// (and a row erased while it was being sent must stay without its address).
+func reason(f mailsend.Failure) string {
+	note := f.Note()
+	switch {
+	case f.Unsendable && note != "":
+		return "this message cannot be sent: " + note
+	case f.Unsendable:
+		return "this message cannot be sent"
+	case f.Code != 0 && f.Temporary:
+		return "refused for now by the relay: " + note
+	case f.Code != 0:
+		return "refused by the relay: " + note
+	case note != "":
+		return note
+	}
+	return "the connection to the relay failed during the send"
+}
+
+// stamp is t as PocketBase stores dates.
+func stamp(t time.Time) string {
+	d, _ := types.ParseDateTime(t)
+	return d.String()
 }
 
 // retryDelay doubles from RetryBase up to RetryMax, with jitter so messages

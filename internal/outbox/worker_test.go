@@ -35,15 +35,26 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	sink := testkit.NewSMTPSink(t)
+	sink.Start(t)
+	return newHarnessWith(t, sink)
+}
+
+// newRelayHarness is the harness with a misbehaving relay.
+func newRelayHarness(t *testing.T, opts testkit.RelayOptions) *harness {
+	t.Helper()
+	return newHarnessWith(t, testkit.NewRelay(t, opts))
+}
+
+func newHarnessWith(t *testing.T, sink *testkit.SMTPSink) *harness {
+	t.Helper()
 	env := testkit.Start(t, testkit.Options{SMTPDown: true})
 	s := env.App.Settings()
 	s.SMTP.Enabled = false
 	if err := env.App.Save(s); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{env: env, sink: testkit.NewSMTPSink(t)}
-	h.sink.Start(t)
-	return h
+	return &harness{env: env, sink: sink}
 }
 
 func (h *harness) dial(ctx context.Context) (mailsend.Sender, error) {

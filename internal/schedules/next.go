@@ -73,3 +73,56 @@ func (s Spec) Next(after time.Time) time.Time {
 func asUTC(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
 }
+
+// Frequency limits: a schedule that sends by itself runs at most once a day
+// (a mistyped spec must not mail the whole list every second), and any
+// schedule at most once an hour (each run is a campaign for staff to see).
+const (
+	MinAutoSendGap = 24 * time.Hour
+	MinGap         = time.Hour
+)
+
+// gapHorizon is how far ahead runs are compared: a year shows every pattern
+// of months and weekdays.
+const gapHorizon = 366 * 24 * time.Hour
+
+// ShortestGap returns a gap between two successive runs of the spec that
+// is shorter than limit, or 0 if there is none in the coming year. An
+// "@every" spec has one gap, its delay. Other specs are stepped on the
+// local wall clock, as Next steps them, so that a daily spec is daily
+// across clock changes (its runs are then 23 or 25 hours apart).
+func (s Spec) ShortestGap(limit time.Duration, after time.Time) time.Duration {
+	if every, ok := s.sched.(cron.ConstantDelaySchedule); ok {
+		if every.Delay < limit {
+			return every.Delay
+		}
+		return 0
+	}
+	start := asUTC(after.In(s.loc))
+	prev := s.sched.Next(start)
+	for i := 0; i < 10000 && !prev.IsZero() && prev.Sub(start) < gapHorizon; i++ {
+		next := s.sched.Next(prev)
+		if next.IsZero() {
+			break
+		}
+		if gap := next.Sub(prev); gap < limit {
+			return gap
+		}
+		prev = next
+	}
+	return 0
+}
+
+// CheckFrequency refuses a spec that runs more often than its schedule may.
+func (s Spec) CheckFrequency(autoSend bool, now time.Time) error {
+	if gap := s.ShortestGap(MinGap, now); gap > 0 {
+		return fmt.Errorf("runs as often as every %s; a schedule may run at most once an hour", gap)
+	}
+	if !autoSend {
+		return nil
+	}
+	if gap := s.ShortestGap(MinAutoSendGap, now); gap > 0 {
+		return fmt.Errorf("runs as often as every %s; a schedule that sends by itself (auto send) may run at most once a day: choose a daily or rarer spec, or turn auto send off to review each run's draft", gap)
+	}
+	return nil
+}

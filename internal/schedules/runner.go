@@ -9,6 +9,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"supportercrm/internal/campaigns"
+	"supportercrm/internal/clip"
 	"supportercrm/internal/events"
 	"supportercrm/internal/vocab"
 )
@@ -25,17 +27,25 @@ type Runner struct {
 	Alert func(subject, text string)
 }
 
-// contentFields are copied from a schedule into each run's campaign.
-var contentFields = []string{"subject", "preheader", "body_format", "body", "layout", "topics", "tags"}
+// contentFields are copied from a schedule into each run's campaign, with
+// its audience (topics and tags) as read on the schedule.
+var contentFields = []string{"subject", "preheader", "body_format", "body", "layout"}
 
-// BindHooks validates the spec, time zone and content on every save (REST
-// API, dashboard or Go), and sets next_run_at from the spec.
+// BindHooks validates the spec (its frequency too), time zone, audience and
+// content on every save (REST API, dashboard or Go), stores the audience in
+// the one form each run's campaign copies, and sets next_run_at from the spec.
 func (r *Runner) BindHooks() {
 	r.App.OnRecordValidate(vocab.Schedules).BindFunc(func(e *core.RecordEvent) error {
 		s := e.Record
 		spec, err := Parse(s.GetString("spec"), s.GetString("timezone"))
+		if err == nil {
+			err = spec.CheckFrequency(s.GetBool("auto_send"), r.Now())
+		}
 		if err != nil {
 			return validation.Errors{"spec": validation.NewError("invalid_spec", err.Error())}
+		}
+		if problem := campaigns.NormalizeAudience(s); problem != nil {
+			return problem.Validation()
 		}
 		if s.GetString("timezone") == "" {
 			s.Set("timezone", DefaultZone)
@@ -79,6 +89,16 @@ func (r *Runner) run(s *core.Record, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	// A schedule saved before these checks may break them: it makes no
+	// campaign, never one wider than meant, and is switched off (its
+	// next runs would fail the same way) until staff fix it.
+	audience, refused := campaigns.AudienceOf(s)
+	if freq := spec.CheckFrequency(s.GetBool("auto_send"), now); freq != nil {
+		refused = fmt.Errorf("spec: %w", freq)
+	}
+	if refused != nil {
+		return r.refuse(s, refused)
+	}
 	draftNote, preview, skipped := "", "", false
 	err = r.App.RunInTransaction(func(tx core.App) error {
 		s, err := tx.FindRecordById(vocab.Schedules, s.Id)
@@ -107,6 +127,8 @@ func (r *Runner) run(s *core.Record, now time.Time) error {
 		for _, f := range contentFields {
 			c.Set(f, s.Get(f))
 		}
+		c.Set("topics", audience.Topics)
+		c.Set("tags", audience.Tags)
 		if s.GetString("kind") == vocab.ScheduleWhatsOn {
 			c.Set("body", s.GetString("body")+events.Digest(s.GetString("body_format")))
 		}
@@ -148,4 +170,20 @@ func (r *Runner) run(s *core.Record, now time.Time) error {
 		r.Alert("A newsletter draft is ready for review: "+draftNote, text)
 	}
 	return err
+}
+
+// refuse switches a schedule off, noting why, and tells staff.
+func (r *Runner) refuse(s *core.Record, why error) error {
+	note := "Switched off, no campaign created: " + why.Error()
+	_, err := r.App.DB().NewQuery(`UPDATE {{schedules}} SET enabled = FALSE, last_error = {:note}, updated = {:now} WHERE id = {:id}`).
+		Bind(dbx.Params{"id": s.Id, "note": clip.Runes(note, 2000), "now": types.NowDateTime().String()}).Execute()
+	if err != nil {
+		return err
+	}
+	if r.Alert != nil {
+		r.Alert("A schedule was switched off: "+s.GetString("name"),
+			"The schedule \""+s.GetString("name")+"\" created no campaign and was switched off. "+why.Error()+
+				"\n\nFix it in the dashboard (Collections › schedules) and switch it on again.")
+	}
+	return nil
 }

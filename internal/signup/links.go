@@ -104,7 +104,7 @@ func (s *Service) Confirm(token string) (Outcome, *core.Record, error) {
 		d := s.baseMail(id, sup, sup.GetString("first_name"))
 		d.TopicList = s.topicList(tx, consent.GetStringSlice("topics"))
 		queued = true
-		return s.queue(tx, sup, vocab.KindWelcome, "welcome", sup.GetString("first_name"), d)
+		return s.queueWelcome(tx, sup, d)
 	})
 	if err != nil {
 		return 0, nil, err

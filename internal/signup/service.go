@@ -306,6 +306,7 @@ func (s *Service) link(id charity.Identity, path string, p tokens.Purpose, subje
 }
 
 func (s *Service) baseMail(id charity.Identity, sup *core.Record, firstName string) mailData {
+	id = outbox.LinksAtSend(id)
 	if firstName == "" {
 		firstName = "friend"
 	}
@@ -320,6 +321,7 @@ func (s *Service) baseMail(id charity.Identity, sup *core.Record, firstName stri
 // confirmMail renders the double opt-in email. An unconfirmed address has not
 // agreed to anything yet, so it carries no preferences or unsubscribe links.
 func (s *Service) confirmMail(id charity.Identity, firstName, consentID string) (views.Email, error) {
+	id = outbox.LinksAtSend(id)
 	if firstName == "" {
 		firstName = "friend"
 	}
@@ -348,11 +350,15 @@ func (s *Service) queue(tx core.App, sup *core.Record, kind, template, name stri
 }
 
 func (s *Service) enqueue(tx core.App, sup *core.Record, kind, name string, m views.Email) error {
-	_, err := outbox.Enqueue(tx, outbox.Mail{
+	_, err := outbox.Enqueue(tx, mailTo(sup, kind, name, m))
+	return err
+}
+
+func mailTo(sup *core.Record, kind, name string, m views.Email) outbox.Mail {
+	return outbox.Mail{
 		To: sup.GetString("email"), ToName: strings.TrimSpace(name + " " + sup.GetString("last_name")),
 		SupporterID: sup.Id, Kind: kind, Subject: m.Subject, HTML: m.HTML, Text: m.Text,
-	})
-	return err
+	}
 }
 
 func nonNil(s []string) []string {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -25,12 +26,13 @@ import (
 
 // Mail is one message the sink accepted.
 type Mail struct {
-	From   string
-	To     []string
-	Header mail.Header
-	Text   string
-	HTML   string
-	Raw    []byte
+	From     string
+	To       []string
+	SMTPUTF8 bool // MAIL FROM carried SMTPUTF8 (RFC 6531)
+	Header   mail.Header
+	Text     string
+	HTML     string
+	Raw      []byte
 }
 
 // SMTPSink is an SMTP server on 127.0.0.1 that stores every message. It is
@@ -43,10 +45,17 @@ type SMTPSink struct {
 	conns    atomic.Int64 // TCP connections accepted
 	sessions atomic.Int64 // SMTP sessions (one per connection that says HELO/EHLO)
 
+	opts        RelayOptions // see relay.go
+	idleCloses  atomic.Int64
+	limitCloses atomic.Int64
+
 	mu       sync.Mutex
 	mails    []Mail
 	rcpts    map[string]int // RCPT TO commands seen, by address as given
 	policy   func(rcpt string, attempt int) error
+	faults   map[Stage]Fault
+	seen     map[Stage]int // occurrences matched since each Fail
+	fired    map[Stage]int
 	server   *smtp.Server
 	listener net.Listener
 }
@@ -75,7 +84,12 @@ func (s *SMTPSink) Start(t testing.TB) {
 	srv.Domain = "127.0.0.1"
 	srv.AllowInsecureAuth = true
 	srv.ReadTimeout = 10 * time.Second
+	if s.opts.IdleTimeout > 0 {
+		srv.ReadTimeout = s.opts.IdleTimeout
+	}
 	srv.WriteTimeout = 10 * time.Second
+	srv.EnableSMTPUTF8 = s.opts.SMTPUTF8
+	srv.ErrorLog = log.New(io.Discard, "", 0) // injected faults are not news
 	s.mu.Lock()
 	s.server, s.listener = srv, l
 	s.mu.Unlock()
@@ -160,37 +174,60 @@ func (s *SMTPSink) WaitFor(t testing.TB, rcpt string, n int, timeout time.Durati
 	}
 }
 
-// countingListener counts the connections it hands to go-smtp.
+// countingListener counts the connections it accepts and greets them
+// (relay.go): a greeting fault answers them itself.
 type countingListener struct {
 	net.Listener
 	s *SMTPSink
 }
 
 func (l countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
 		l.s.conns.Add(1)
+		if rc := l.s.greet(c); rc != nil {
+			return rc, nil
+		}
 	}
-	return c, err
 }
 
 type backend struct{ s *SMTPSink }
 
-func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) {
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	rc := c.Conn().(*relayConn)
+	if f, ok := rc.ehloFault(); ok {
+		return nil, rc.inject(f)
+	}
 	b.s.sessions.Add(1)
-	return &session{sink: b.s}, nil
+	return &session{sink: b.s, conn: rc}, nil
 }
 
 type session struct {
-	sink *SMTPSink
-	from string
-	to   []string
+	sink   *SMTPSink
+	conn   *relayConn
+	authed bool
+	from   string
+	utf8   bool
+	to     []string
 }
 
-func (s *session) Reset()        { s.from, s.to = "", nil }
+func (s *session) Reset()        { s.from, s.utf8, s.to = "", false, nil }
 func (s *session) Logout() error { return nil }
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	s.from = from
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if s.sink.opts.Username != "" && !s.authed {
+		return smtp.ErrAuthRequired
+	}
+	if lim := s.sink.opts.MessagesPerConn; lim > 0 && s.conn.accepted() >= lim {
+		s.sink.limitCloses.Add(1)
+		return s.conn.inject(Fault{Code: 421, Enhanced: smtp.EnhancedCode{4, 7, 0}})
+	}
+	if f, ok := s.sink.fault(AtMail); ok {
+		return s.conn.inject(f)
+	}
+	s.from, s.utf8 = from, opts != nil && opts.UTF8
 	return nil
 }
 
@@ -204,24 +241,38 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 			return err
 		}
 	}
+	if f, ok := s.sink.fault(AtRcpt, to); ok {
+		return s.conn.inject(f)
+	}
 	s.to = append(s.to, to)
 	return nil
 }
 
 // Data stores the message; one that does not parse is refused.
 func (s *session) Data(r io.Reader) error {
+	s.conn.inData.Store(true)
 	raw, err := io.ReadAll(r)
+	s.conn.inData.Store(false)
 	if err != nil {
 		return err
+	}
+	if f, ok := s.sink.fault(AtData, s.to...); ok {
+		return s.conn.inject(f)
 	}
 	m, err := Parse(raw)
 	if err != nil {
 		return err
 	}
-	m.From, m.To = s.from, slices.Clone(s.to)
+	m.From, m.To, m.SMTPUTF8 = s.from, slices.Clone(s.to), s.utf8
 	s.sink.mu.Lock()
 	s.sink.mails = append(s.sink.mails, m)
 	s.sink.mu.Unlock()
+	s.conn.mu.Lock()
+	s.conn.messages++
+	s.conn.mu.Unlock()
+	if _, ok := s.sink.fault(AfterData, s.to...); ok {
+		s.conn.closeAfterWrite.Store(true)
+	}
 	return nil
 }
 

@@ -56,9 +56,12 @@ const (
 // ConsentMethods lists every capture method.
 var ConsentMethods = []string{MethodWebForm, MethodEmbeddedForm, MethodAPI, MethodImport, MethodStaff, MethodPreferences, MethodLink, MethodOneClick}
 
-// Outbox statuses.
+// Outbox statuses. A sending message is one a worker has claimed and is
+// handing to the relay; its next_attempt_at is when the claim runs out and
+// another attempt may take it over (the worker died mid-send).
 const (
 	OutboxQueued    = "queued"
+	OutboxSending   = "sending"
 	OutboxSent      = "sent"
 	OutboxFailed    = "failed"
 	OutboxCancelled = "cancelled"
@@ -102,6 +105,7 @@ const (
 const (
 	CampaignDraft     = "draft"
 	CampaignScheduled = "scheduled"
+	CampaignPreparing = "preparing" // its audience is being written, in chunks, before sending
 	CampaignSending   = "sending"
 	CampaignPaused    = "paused"
 	CampaignSent      = "sent"
@@ -110,7 +114,7 @@ const (
 )
 
 // CampaignStatuses lists every campaign status.
-var CampaignStatuses = []string{CampaignDraft, CampaignScheduled, CampaignSending, CampaignPaused, CampaignSent, CampaignCancelled, CampaignFailed}
+var CampaignStatuses = []string{CampaignDraft, CampaignScheduled, CampaignPreparing, CampaignSending, CampaignPaused, CampaignSent, CampaignCancelled, CampaignFailed}
 
 // Delivery statuses.
 const (
