@@ -52,7 +52,7 @@ func BenchmarkSnapshot(b *testing.B) {
 		b.StopTimer()
 		before := load.run(b, time.Second, nil)
 		b.StartTimer()
-		c := scheduleContent(b, env, topic.Id, benchContent(), time.Now())
+		c := scheduleContent(b, env, topic.Id, testkit.BenchContent(), time.Now())
 		var seen time.Time
 		during := load.run(b, 0, func() bool {
 			var status string
