@@ -125,7 +125,7 @@ func Register(app core.App, cfg Config) error {
 			// Due campaigns start within a second of their time, however they
 			// were scheduled (dashboard, REST API or a restart).
 			ticks = cron.New(cron.WithSeconds(), cron.WithChain(cron.Recover(cron.DefaultLogger), cron.SkipIfStillRunning(cron.DefaultLogger)))
-			if _, err = ticks.AddFunc("@every 1s", engine.Tick); err != nil {
+			if _, err = ticks.AddFunc("@every "+campaigns.TickEvery.String(), engine.Tick); err != nil {
 				return
 			}
 			if _, err = ticks.AddFunc("@every 10s", scheduler.Tick); err != nil {

@@ -32,7 +32,8 @@ import (
 // prepare writes a preparing campaign's audience, chunk by chunk, until it
 // is done (ready: the campaign is now sending, or already was), ctx ends,
 // or the campaign is no longer this process's to prepare.
-func (e *Engine) prepare(ctx context.Context, id string) (ready bool, err error) {
+// chunked is called after each chunk is committed.
+func (e *Engine) prepare(ctx context.Context, id string, chunked func()) (ready bool, err error) {
 	size := min(250, e.Config.SnapshotChunk) // then sized by how long chunks take
 	for ctx.Err() == nil {
 		began := time.Now()
@@ -40,6 +41,7 @@ func (e *Engine) prepare(ctx context.Context, id string) (ready bool, err error)
 		if err != nil || state != chunkMore {
 			return state == chunkReady, err
 		}
+		chunked()
 		size = nextChunk(size, time.Since(began), e.Config.SnapshotChunk)
 		sleep(ctx, e.Config.SnapshotPause)
 	}
