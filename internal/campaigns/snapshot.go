@@ -23,7 +23,8 @@ import (
 // moves the cursor stored on the campaign (snapshot_cursor, the last rowid
 // done) in the same transaction as its rows, so a crash loses no chunk and
 // repeats none: the next process resumes from the cursor. The campaign
-// shows as "preparing" meanwhile, its total growing, then "sending".
+// shows as "preparing" meanwhile, its total growing, then "sending"; the
+// run sends each chunk once it is committed (see snapshotProgress).
 //
 // A supporter who subscribes while the cursor is short of their row is
 // included; one whose row it has passed is not. The send-time check (run.go)
