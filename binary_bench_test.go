@@ -151,6 +151,8 @@ func writeSupportersCSV(b *testing.B, n int) string {
 type binRun struct {
 	took   time.Duration
 	peakMB float64
+	cpu    time.Duration // user and system time: on a shared machine, steadier than took
+	out    string        // what it printed (stdout and stderr)
 }
 
 // runBin runs one command of the binary on dataDir and fails b if it fails.
@@ -161,9 +163,10 @@ func runBin(b *testing.B, bin, dataDir string, args ...string) binRun {
 	if err != nil {
 		b.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	run := binRun{took: time.Since(t0)}
+	run := binRun{took: time.Since(t0), out: string(out)}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		run.peakMB = float64(ru.Maxrss) / 1024 // Linux reports KB
+		run.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return run
 }
