@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -50,17 +51,25 @@ func (b *batch) flush() error {
 	if len(b.rows) == 0 {
 		return nil
 	}
-	emails := make([]any, len(b.rows))
-	hashes := make([]any, len(b.rows))
+	emails := make([]string, len(b.rows))
+	hashes := make([]string, len(b.rows))
 	for i, r := range b.rows {
 		emails[i], hashes[i] = r.email, signup.HashEmail(r.email)
 	}
+	inEmails, err := oneOf("email", emails)
+	if err != nil {
+		return err
+	}
+	inHashes, err := oneOf("email_hash", hashes)
+	if err != nil {
+		return err
+	}
 	var d delta
-	err := b.im.App.RunInTransaction(func(tx core.App) error {
+	err = b.im.App.RunInTransaction(func(tx core.App) error {
 		d = delta{skipped: map[string]int{}}
 		ins := newInserter(tx)
 		defer ins.close()
-		existing, err := tx.FindAllRecords(vocab.Supporters, dbx.In("email", emails...))
+		existing, err := tx.FindAllRecords(vocab.Supporters, inEmails)
 		if err != nil {
 			return err
 		}
@@ -69,18 +78,22 @@ func (b *batch) flush() error {
 			byEmail[s.GetString("email")] = s
 		}
 		var suppressed, invited []string
-		if err := tx.DB().Select("email_hash").From(vocab.Suppressions).Where(dbx.In("email_hash", hashes...)).Column(&suppressed); err != nil {
+		if err := tx.DB().Select("email_hash").From(vocab.Suppressions).Where(inHashes).Column(&suppressed); err != nil {
 			return err
 		}
 		if b.opts.Confirm {
+			inTo, err := oneOf("to", emails)
+			if err != nil {
+				return err
+			}
 			if err := tx.DB().Select("to").From(vocab.Outbox).
-				Where(dbx.And(dbx.HashExp{"kind": vocab.KindConfirm}, dbx.In("to", emails...))).Column(&invited); err != nil {
+				Where(dbx.And(dbx.HashExp{"kind": vocab.KindConfirm}, inTo)).Column(&invited); err != nil {
 				return err
 			}
 		}
 		isSuppressed, isInvited := setOf(suppressed), setOf(invited)
 		for i, r := range b.rows {
-			if isSuppressed[hashes[i].(string)] {
+			if isSuppressed[hashes[i]] {
 				d.skipped[SkipSuppressed]++
 				continue
 			}
@@ -279,6 +292,20 @@ func missing(have, want []string) []string {
 		}
 	}
 	return out
+}
+
+// oneOf is the condition "col is one of vs", with vs bound as one JSON
+// array that SQLite unpacks with json_each (the column's index still
+// serves the lookup). A batch's thousand values as a thousand parameters
+// cost far more: the sqlite driver matches each parameter to its argument
+// by a linear search, so binding is quadratic in their number.
+func oneOf(col string, vs []string) (dbx.Expression, error) {
+	list, err := json.Marshal(vs)
+	if err != nil {
+		return nil, err
+	}
+	name := "in_" + col
+	return dbx.NewExp("[["+col+"]] IN (SELECT [[value]] FROM json_each({:"+name+"}))", dbx.Params{name: string(list)}), nil
 }
 
 func setOf(vs []string) map[string]bool {
