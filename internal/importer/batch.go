@@ -69,13 +69,9 @@ func (b *batch) flush() error {
 		d = delta{skipped: map[string]int{}}
 		ins := newInserter(tx)
 		defer ins.close()
-		existing, err := tx.FindAllRecords(vocab.Supporters, inEmails)
+		known, err := findKnown(tx, vocab.Supporters, inEmails)
 		if err != nil {
 			return err
-		}
-		byEmail := make(map[string]*core.Record, len(existing))
-		for _, s := range existing {
-			byEmail[s.GetString("email")] = s
 		}
 		var suppressed, invited []string
 		if err := tx.DB().Select("email_hash").From(vocab.Suppressions).Where(inHashes).Column(&suppressed); err != nil {
@@ -92,9 +88,40 @@ func (b *batch) flush() error {
 			}
 		}
 		isSuppressed, isInvited := setOf(suppressed), setOf(invited)
+		// Rows of known supporters are decided on what was read; only those
+		// that change something need the supporter's record.
+		decided := make([]*delta, len(b.rows))
+		var needed []string
+		for i, r := range b.rows {
+			if k := known[r.email]; k != nil && !isSuppressed[hashes[i]] {
+				w := &write{b: b, tx: tx, r: r, invited: isInvited[r.email]}
+				var ok bool
+				if decided[i], ok = w.probe(k); !ok {
+					needed = append(needed, r.email)
+				}
+			}
+		}
+		byEmail := map[string]*core.Record{}
+		if len(needed) > 0 {
+			inNeeded, err := oneOf("email", needed)
+			if err != nil {
+				return err
+			}
+			recs, err := tx.FindAllRecords(vocab.Supporters, inNeeded)
+			if err != nil {
+				return err
+			}
+			for _, s := range recs {
+				byEmail[s.GetString("email")] = s
+			}
+		}
 		for i, r := range b.rows {
 			if isSuppressed[hashes[i]] {
 				d.skipped[SkipSuppressed]++
+				continue
+			}
+			if decided[i] != nil {
+				d.add(decided[i])
 				continue
 			}
 			w := &write{b: b, tx: tx, ins: ins, r: r, d: &d, invited: isInvited[r.email]}
@@ -131,10 +158,17 @@ type write struct {
 	invited bool // a confirmation has gone to this address before
 }
 
+// apply writes the row: a new supporter, or changes to sup.
 func (w *write) apply(sup *core.Record) error {
 	if sup == nil {
 		return w.create()
 	}
+	return w.change(sup)
+}
+
+// change applies the row to an existing supporter. Decided on a known,
+// it stops with errNeedsRecord where it would write.
+func (w *write) change(sup supporterView) error {
 	r := w.r
 	status := sup.GetString("status")
 	switch status {
@@ -143,19 +177,23 @@ func (w *write) apply(sup *core.Record) error {
 		return nil
 	}
 	changed := w.details(sup)
-	var then func() error // consent rows and mail, once the supporter is saved
+	var then func(*core.Record) error // consent rows and mail, once the supporter is saved
 	switch {
 	case r.status == vocab.StatusUnsubscribed:
 		if status == vocab.StatusPending || status == vocab.StatusSubscribed {
+			rec, err := record(sup)
+			if err != nil {
+				return err
+			}
 			w.d.updated++
-			return w.b.im.Signup.Withdraw(w.tx, sup)
+			return w.b.im.Signup.Withdraw(w.tx, rec)
 		}
 	case r.consented():
 		switch status {
 		case vocab.StatusSubscribed:
 			if added := w.addTopics(sup); len(added) > 0 {
 				changed = true
-				then = func() error { return w.consent(sup, added) }
+				then = func(rec *core.Record) error { return w.consent(rec, added) }
 			}
 		case vocab.StatusPending, vocab.StatusUnsubscribed:
 			if status == vocab.StatusUnsubscribed && !r.givenAt.After(sup.GetDateTime("unsubscribed_at").Time()) {
@@ -166,7 +204,7 @@ func (w *write) apply(sup *core.Record) error {
 			sup.Set("status", vocab.StatusSubscribed)
 			sup.Set("confirmed_at", r.givenAt)
 			changed = true
-			then = func() error { return w.consent(sup, sup.GetStringSlice("topics")) }
+			then = func(rec *core.Record) error { return w.consent(rec, rec.GetStringSlice("topics")) }
 		}
 	default:
 		switch status {
@@ -175,7 +213,7 @@ func (w *write) apply(sup *core.Record) error {
 				changed = true
 			}
 			if w.b.opts.Confirm && !w.invited {
-				then = func() error { return w.invite(sup) }
+				then = w.invite
 			}
 		case vocab.StatusSubscribed:
 			if added := missing(sup.GetStringSlice("topics"), r.topicIDs); len(added) > 0 {
@@ -183,16 +221,24 @@ func (w *write) apply(sup *core.Record) error {
 			}
 		}
 	}
+	if !changed && then == nil {
+		w.d.unchanged++
+		return nil
+	}
+	rec, err := record(sup)
+	if err != nil {
+		return err
+	}
 	if changed {
 		w.d.updated++
-		if err := w.tx.SaveNoValidate(sup); err != nil {
+		if err := w.tx.SaveNoValidate(rec); err != nil {
 			return err
 		}
 	} else {
 		w.d.unchanged++
 	}
 	if then != nil {
-		return then()
+		return then(rec)
 	}
 	return nil
 }
@@ -233,7 +279,7 @@ func (w *write) create() error {
 // details copies the row's non-empty details onto the supporter and reports
 // whether anything changed. Tags are added, never removed; notes are added
 // once, never overwritten (staff may have written some).
-func (w *write) details(sup *core.Record) bool {
+func (w *write) details(sup supporterView) bool {
 	r := w.r
 	changed := false
 	set := func(field, v string, given bool) {
@@ -260,7 +306,7 @@ func (w *write) details(sup *core.Record) bool {
 }
 
 // addTopics gives the supporter the row's topics and returns those added.
-func (w *write) addTopics(sup *core.Record) []string {
+func (w *write) addTopics(sup supporterView) []string {
 	have := sup.GetStringSlice("topics")
 	added := missing(have, w.r.topicIDs)
 	if len(added) > 0 {

@@ -1,9 +1,13 @@
 package importer_test
 
 import (
+	"net/http"
 	"os"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/importer"
 	"supportercrm/internal/signup"
@@ -84,5 +88,63 @@ func TestImportCapsItsConnectionCache(t *testing.T) {
 	}
 	if got := cache(); got != was {
 		t.Errorf("cache_size after the import = %d, want %d as before", got, was)
+	}
+}
+
+// A row for a known supporter is first decided on the few columns every
+// batch reads; each kind of change must still reach the supporter's record:
+// a confirmation for a pending one, topics and consent rows, a withdrawal,
+// a new tag, while a row that changes nothing leaves the supporter as is.
+func TestKnownSupportersGetEveryChange(t *testing.T) {
+	env := testkit.Start(t, testkit.Options{})
+	col := testkit.Collection(t, env.App, vocab.Supporters)
+	news := topicID(t, env.App, "newsletter")
+	for _, s := range []struct{ email, status string }{
+		{"invite@example.org", vocab.StatusPending}, {"topic@example.org", vocab.StatusSubscribed},
+		{"confirm@example.org", vocab.StatusPending}, {"leave@example.org", vocab.StatusSubscribed},
+		{"tag@example.org", vocab.StatusSubscribed}, {"same@example.org", vocab.StatusSubscribed},
+	} {
+		r := core.NewRecord(col)
+		r.Set("email", s.email)
+		r.Set("first_name", "Kit")
+		r.Set("status", s.status)
+		r.Set("topics", []string{news})
+		if err := env.App.Save(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := "email,first_name,topics,tags,status,consent_source,consent_date\n" +
+		"invite@example.org,Kit,newsletter,,,,\n" +
+		"topic@example.org,Kit,newsletter;events,,,paper form,2025-03-31\n" +
+		"confirm@example.org,Kit,newsletter,,,paper form,2025-03-31\n" +
+		"leave@example.org,Kit,,,unsubscribed,,\n" +
+		"tag@example.org,Kit,newsletter,volunteer,,,\n" +
+		"same@example.org,Kit,newsletter,,,,\n"
+	status, rep, body := upload(t, env, testkit.Login(t, env, "admin"), "?confirm=true", []byte(file))
+	if status != http.StatusOK {
+		t.Fatalf("import = %d %s", status, body)
+	}
+	if rep.Created != 0 || rep.Updated != 4 || rep.Unchanged != 2 || rep.Confirmations != 1 || rep.ErrorCount != 0 {
+		t.Errorf("created %d updated %d unchanged %d confirmations %d errors %v; want 0, 4, 2, 1, none", rep.Created, rep.Updated, rep.Unchanged, rep.Confirmations, rep.Errors)
+	}
+	if n := env.Count(t, vocab.Outbox, "to = 'invite@example.org' && kind = '"+vocab.KindConfirm+"'"); n != 1 {
+		t.Errorf("%d confirmations queued for the pending supporter, want 1", n)
+	}
+	if got := supporter(t, env.App, "topic@example.org").GetStringSlice("topics"); len(got) != 2 {
+		t.Errorf("topic@ has topics %v, want newsletter and events", got)
+	}
+	if got := supporter(t, env.App, "confirm@example.org").GetString("status"); got != vocab.StatusSubscribed {
+		t.Errorf("confirm@ is %s, want subscribed on the evidence", got)
+	}
+	if got := supporter(t, env.App, "leave@example.org").GetString("status"); got != vocab.StatusUnsubscribed {
+		t.Errorf("leave@ is %s, want unsubscribed", got)
+	}
+	if got := supporter(t, env.App, "tag@example.org").GetStringSlice("tags"); !slices.Equal(got, []string{"volunteer"}) {
+		t.Errorf("tag@ has tags %v", got)
+	}
+	for email, want := range map[string]int{"topic@example.org": 1, "confirm@example.org": 1, "leave@example.org": 1, "same@example.org": 0, "tag@example.org": 0} {
+		if n := env.Count(t, vocab.Consents, "email = '"+email+"'"); n != want {
+			t.Errorf("%d consent rows for %s, want %d", n, email, want)
+		}
 	}
 }
