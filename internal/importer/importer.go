@@ -188,13 +188,15 @@ const importCacheKB = 8000
 // limitCache sets the page cache of the connection every batch writes on
 // (PocketBase's one non-concurrent connection) to importCacheKB, and returns
 // what puts it back, so the server's writes keep their cache after an
-// import through the API. The cache's size changes nothing that is stored.
+// import through the API. What it puts back is what a reading connection
+// has, every connection's setting, so two imports at once can't leave the
+// cap behind. The cache's size changes nothing that is stored.
 func (im *Importer) limitCache() (restore func(), err error) {
-	db := im.App.NonconcurrentDB()
 	var was int
-	if err := db.NewQuery("PRAGMA cache_size").Row(&was); err != nil {
+	if err := im.App.ConcurrentDB().NewQuery("PRAGMA cache_size").Row(&was); err != nil {
 		return nil, err
 	}
+	db := im.App.NonconcurrentDB()
 	if _, err := db.NewQuery(fmt.Sprintf("PRAGMA cache_size = -%d", importCacheKB)).Execute(); err != nil {
 		return nil, err
 	}
