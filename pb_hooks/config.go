@@ -12,6 +12,7 @@ import (
 	"supportercrm/internal/campaigns"
 	"supportercrm/internal/mailsend"
 	"supportercrm/internal/outbox"
+	"supportercrm/internal/signup"
 	"supportercrm/internal/tokens"
 )
 
@@ -25,8 +26,13 @@ type Config struct {
 	TokenSecret string
 	// MinSubmit is the shortest believable form fill (env CRM_MIN_SUBMIT_SECONDS, default 2).
 	MinSubmit time.Duration
-	// ResendAfter limits confirmation emails to one address (10 minutes).
+	// ResendAfter spaces confirmation emails to one address (10 minutes).
 	ResendAfter time.Duration
+	// ConfirmationsPerDay caps the confirmation and "already subscribed"
+	// emails the public signup sends in 24 hours (env
+	// CRM_CONFIRMATIONS_PER_DAY, default signup.DefaultConfirmationsPerDay;
+	// 0 means no cap).
+	ConfirmationsPerDay int
 	// Outbox tunes the transactional mail worker.
 	Outbox outbox.Config
 	// Campaigns tunes sending (env CRM_SMTP_CONNECTIONS, CRM_SEND_RATE,
@@ -50,10 +56,11 @@ type Config struct {
 // ConfigFromEnv reads the environment; flags may override it afterwards.
 func ConfigFromEnv() (Config, error) {
 	c := Config{
-		TemplatesDir: os.Getenv("CRM_TEMPLATES_DIR"),
-		TokenSecret:  os.Getenv("CRM_TOKEN_SECRET"),
-		MinSubmit:    2 * time.Second,
-		ResendAfter:  10 * time.Minute,
+		TemplatesDir:        os.Getenv("CRM_TEMPLATES_DIR"),
+		TokenSecret:         os.Getenv("CRM_TOKEN_SECRET"),
+		MinSubmit:           2 * time.Second,
+		ResendAfter:         10 * time.Minute,
+		ConfirmationsPerDay: signup.DefaultConfirmationsPerDay,
 	}
 	var err error
 	if c.Facebook, err = facebookFromEnv(); err != nil {
@@ -110,6 +117,13 @@ func ConfigFromEnv() (Config, error) {
 			return c, err
 		}
 		c.PprofAddr = v
+	}
+	if v := os.Getenv("CRM_CONFIRMATIONS_PER_DAY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("CRM_CONFIRMATIONS_PER_DAY must be a whole number of emails (0 for no cap), got %q", v)
+		}
+		c.ConfirmationsPerDay = n
 	}
 	if v := os.Getenv("CRM_MIN_SUBMIT_SECONDS"); v != "" {
 		n, err := strconv.ParseFloat(v, 64)

@@ -99,6 +99,7 @@ func Register(app core.App, cfg Config) error {
 		h := &signup.Handlers{S: &signup.Service{
 			App: app, Signer: signer, Views: set, Identity: identity.Get, Topics: topics, Writes: writes,
 			Notify: worker.Wake, MinSubmit: cfg.MinSubmit, ResendAfter: cfg.ResendAfter,
+			ConfirmationsPerDay: cfg.ConfirmationsPerDay, Alert: alert,
 			Unsubscribed: campaigns.CountUnsubscribe,
 		}}
 		routes(se, h, engine, set)

@@ -138,3 +138,17 @@ func decodeTags(raw types.JSONRaw) ([]string, error) {
 	}
 	return out, nil
 }
+
+// inTopicsSQL and taggedSQL are the audience test of supporter s, given the
+// audience's topics and tags as SQL expressions of JSON lists: one of the
+// topics and, when the tag list is not empty, one of the tags. The snapshot
+// and the send-time check both use them, so the two always agree.
+func inTopicsSQL(topics string) string {
+	return "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(s.topics) THEN s.topics ELSE '[]' END) t " +
+		"WHERE t.value IN (SELECT value FROM json_each(" + topics + ")))"
+}
+
+func taggedSQL(tags string) string {
+	return "(" + tags + " = '[]' OR EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(s.tags) THEN s.tags ELSE '[]' END) g " +
+		"WHERE g.value IN (SELECT value FROM json_each(" + tags + "))))"
+}

@@ -107,9 +107,11 @@ func (e *Engine) run(parent context.Context, id string, snap *snapshotProgress) 
 		r.limiter = rate.NewLimiter(rate.Limit(e.Config.PerSecond), max(1, min(e.Config.Connections, int(e.Config.PerSecond))))
 	}
 
-	var tags []string
-	_ = c.UnmarshalJSONField("tags", &tags) // as the snapshot reads them
-	check, err := r.prepareCheck(c.GetStringSlice("topics"), tags)
+	audience, err := AudienceOf(c)
+	if err != nil {
+		return fmt.Errorf("failed to read the audience: %w", err)
+	}
+	check, err := r.prepareCheck(audience)
 	if err != nil {
 		return fmt.Errorf("failed to prepare the send-time check: %w", err)
 	}

@@ -285,21 +285,18 @@ func checkSQL(n int) string {
 	return "WITH c(topics, tags) AS (VALUES (?, ?)), j(sid, hash) AS (VALUES " + values + ") " +
 		"SELECT j.sid, ifnull(s.status, ''), " +
 		"EXISTS(SELECT 1 FROM " + vocab.Suppressions + " x WHERE x.email_hash = j.hash), " +
-		"EXISTS(SELECT 1 FROM c, json_each(CASE WHEN json_valid(s.topics) THEN s.topics ELSE '[]' END) t " +
-		"WHERE t.value IN (SELECT value FROM json_each(c.topics))), " +
-		"(SELECT tags = '[]' FROM c) OR EXISTS(SELECT 1 FROM c, json_each(CASE WHEN json_valid(s.tags) THEN s.tags ELSE '[]' END) g " +
-		"WHERE g.value IN (SELECT value FROM json_each(c.tags))) " +
+		inTopicsSQL("(SELECT topics FROM c)") + ", " + taggedSQL("(SELECT tags FROM c)") + " " +
 		"FROM j LEFT JOIN " + vocab.Supporters + " s ON s.id = j.sid"
 }
 
 // prepareCheck prepares the send-time checks on the read pool for a
 // campaign's topics and tags.
-func (r *runner) prepareCheck(topics, tags []string) (*checker, error) {
+func (r *runner) prepareCheck(a Audience) (*checker, error) {
 	db, err := rawDB(r.e.App.ConcurrentDB())
 	if err != nil {
 		return nil, err
 	}
-	c := &checker{topics: jsonList(topics), tags: jsonList(tags)}
+	c := &checker{topics: jsonList(a.Topics), tags: jsonList(a.Tags)}
 	for k, n := range checkSizes {
 		stmt, err := db.Prepare(checkSQL(n))
 		if err != nil {

@@ -155,11 +155,7 @@ func insertChunk(tx core.App, campaignID, prefix string, a Audience, from, to in
 		SELECT {:prefix} || printf('%09x', s.rowid), {:campaign}, s.id, s.email, {:queued}, {:now}, {:now}
 		FROM {{supporters}} s
 		WHERE s.rowid > {:from} AND s.rowid <= {:to} AND s.status = {:subscribed}
-		  AND EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(s.topics) THEN s.topics ELSE '[]' END) t
-		              WHERE t.value IN (SELECT value FROM json_each({:topics})))
-		  AND ({:tags} = '[]' OR EXISTS (
-		      SELECT 1 FROM json_each(CASE WHEN json_valid(s.tags) THEN s.tags ELSE '[]' END) g
-		      WHERE g.value IN (SELECT value FROM json_each({:tags}))))`).
+		  AND ` + inTopicsSQL("{:topics}") + ` AND ` + taggedSQL("{:tags}")).
 		Bind(dbx.Params{
 			"campaign": campaignID, "queued": vocab.DeliveryQueued, "now": now, "prefix": prefix, "from": from, "to": to,
 			"subscribed": vocab.StatusSubscribed, "topics": jsonList(a.Topics), "tags": jsonList(a.Tags),

@@ -10,13 +10,12 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/charity"
-	"supportercrm/internal/tokens"
 )
 
 // EmbedScript serves GET /embed.js, which stamps a fresh signed form time
 // into forms embedded on the charity's own website.
 func (h *Handlers) EmbedScript(e *core.RequestEvent) error {
-	tok, _ := json.Marshal(h.S.Signer.Sign(tokens.Form, "", tokens.FormTTL))
+	tok, _ := json.Marshal(FormToken(h.S.Signer))
 	e.Response.Header().Set("Cache-Control", "no-store")
 	e.Response.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 	return e.String(http.StatusOK, "(function(){var t="+string(tok)+";document.querySelectorAll('form[data-supporter-signup] input[name=form_token]').forEach(function(i){i.value=t;});})();\n")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"supportercrm/internal/signup"
 	"supportercrm/internal/testkit"
 	"supportercrm/internal/tokens"
 	"supportercrm/internal/vocab"
@@ -119,7 +120,7 @@ func TestBotsAreDroppedSilently(t *testing.T) {
 		t.Fatalf("too-fast post = %d", status)
 	}
 	// Honeypot filled, with a token old enough to pass the time check.
-	form.Set("form_token", testSigner(t, time.Now().Add(-2*time.Hour)).Sign(tokens.Form, "", tokens.FormTTL))
+	form.Set("form_token", signup.FormToken(testSigner(t, time.Now().Add(-2*time.Hour))))
 	form.Set("website", "http://spam.example")
 	if status, _ := env.PostForm(t, "/subscribe", form); status != http.StatusAccepted {
 		t.Fatalf("honeypot post = %d", status)

@@ -16,8 +16,9 @@ import (
 var ErrAppendOnly = errors.New("consent records are evidence: they can't be edited or deleted; record a new one instead")
 
 // BindGuards binds the model hooks that hold for every writer (REST API,
-// dashboard, Go code): consents are append-only, supporter addresses are
-// stored normalised, and the suppression list stores hashes only.
+// dashboard, Go code): consents are append-only, supporter addresses and
+// names pass the signup form's own checks, and the suppression list stores
+// hashes only.
 func BindGuards(app core.App) {
 	app.OnRecordUpdate(vocab.Consents).BindFunc(func(e *core.RecordEvent) error {
 		if err := checkConsentUpdate(e.Record); err != nil {
@@ -37,16 +38,18 @@ func BindGuards(app core.App) {
 		}
 		return e.Next()
 	})
-	normalizeSupporter := func(e *core.RecordEvent) error {
-		email, msg := NormalizeEmail(e.Record.GetString("email"))
-		if msg != "" {
-			return fmt.Errorf("email: %s", msg)
+	app.OnRecordCreate(vocab.Supporters).BindFunc(func(e *core.RecordEvent) error {
+		if err := checkSupporter(e.Record, false); err != nil {
+			return err
 		}
-		e.Record.Set("email", email)
 		return e.Next()
-	}
-	app.OnRecordCreate(vocab.Supporters).BindFunc(normalizeSupporter)
-	app.OnRecordUpdate(vocab.Supporters).BindFunc(normalizeSupporter)
+	})
+	app.OnRecordUpdate(vocab.Supporters).BindFunc(func(e *core.RecordEvent) error {
+		if err := checkSupporter(e.Record, true); err != nil {
+			return err
+		}
+		return e.Next()
+	})
 	app.OnRecordCreate(vocab.Suppressions).BindFunc(func(e *core.RecordEvent) error {
 		v := e.Record.GetString("email_hash")
 		if strings.Contains(v, "@") {
@@ -63,6 +66,32 @@ func BindGuards(app core.App) {
 	app.OnRecordUpdate(vocab.Suppressions).BindFunc(func(e *core.RecordEvent) error {
 		return errors.New("suppressions can't be edited")
 	})
+}
+
+// checkSupporter holds a supporter's address and names to the signup
+// form's rules (NormalizeEmail, CleanName), storing them cleaned. On update
+// only the fields that changed are checked, so a row stored before a rule
+// was added can still be unsubscribed, bounced or erased.
+func checkSupporter(r *core.Record, update bool) error {
+	errs := validation.Errors{}
+	for _, f := range []struct {
+		name  string
+		clean func(string) (string, string)
+	}{{"email", NormalizeEmail}, {"first_name", CleanName}, {"last_name", CleanName}} {
+		v := r.GetString(f.name)
+		if update && v == r.Original().GetString(f.name) {
+			continue
+		}
+		if v, msg := f.clean(v); msg != "" {
+			errs[f.name] = validation.NewError("invalid_"+f.name, msg)
+		} else {
+			r.Set(f.name, v)
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
 }
 
 // anonymisable are the consent fields that hold personal data. Go code may

@@ -71,8 +71,13 @@ func Validate(in Input) (Clean, FieldErrors) {
 }
 
 // NormalizeEmail trims and lowercases an address and checks it is a plain
-// addr-spec (no display name, comments or quoted parts) with a real domain.
-// It returns the address, or "" and a message for the supporter.
+// addr-spec with a real domain, read the same way by everything it passes
+// through: no display name, comments, quoted parts or angle brackets (which
+// net/mail reads as another address), no RFC 2047 encoded words (which
+// go-mail and mail servers may decode into another address), and nothing
+// invisible. The address stored, hashed, checked against suppressions and
+// mailed is then one and the same string. It returns the address, or "" and
+// a message for the supporter.
 func NormalizeEmail(s string) (string, string) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	const bad = "Enter a valid email address, like name@example.org.uk."
@@ -82,6 +87,10 @@ func NormalizeEmail(s string) (string, string) {
 	case len(s) > MaxEmailLen:
 		return "", "That email address is too long."
 	case !utf8.ValidString(s) || strings.ContainsAny(s, "\"\\<>()[],;: \t\r\n"):
+		return "", bad
+	case strings.Contains(s, "=?"):
+		return "", "Enter your email address as plain text, like name@example.org.uk (not encoded)."
+	case strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
 		return "", bad
 	}
 	addr, err := mail.ParseAddress(s)
@@ -114,27 +123,38 @@ func HashEmail(normalized string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// CleanName trims a name and refuses control characters (CR and LF among
-// them, which could forge mail headers), bidi overrides and web addresses
-// (spammers put links in name fields to have us mail them).
+// CleanName trims a name and checks it is plain text that every mail
+// client shows as typed, since names go into the To: header (go-mail encodes
+// them there). It refuses RFC 2047 encoded words (which clients decode, to
+// header text with CR/LF as like as not), control characters (CR, LF and
+// tabs among them, C0 and C1), line and paragraph separators, invisible
+// format characters (bidi overrides, zero-width spaces), backslashes (the
+// header escape character; no name has one) and web addresses (spammers put
+// links in name fields to have us mail them).
 func CleanName(s string) (string, string) {
 	s = strings.TrimSpace(s)
+	const plain = "Names can only contain letters, spaces and punctuation."
 	switch {
 	case !utf8.ValidString(s):
-		return "", "Names can only contain letters, spaces and punctuation."
+		return "", plain
 	case utf8.RuneCountInString(s) > MaxNameRunes:
 		return "", "Names can be at most 100 characters."
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0xFEFF {
-			return "", "Names can only contain letters, spaces and punctuation."
-		}
+	case strings.Contains(s, "=?"):
+		return "", "Type your name as plain text (not encoded)."
+	case strings.IndexFunc(s, func(r rune) bool { return !nameRune(r) }) >= 0:
+		return "", plain
 	}
 	lower := strings.ToLower(s)
 	if strings.Contains(lower, "://") || strings.Contains(lower, "www.") {
 		return "", "Names can't contain web addresses."
 	}
 	return s, ""
+}
+
+// nameRune allows letters, marks, digits, punctuation, symbols and spaces,
+// and the two zero-width joiners that Persian and Indic names and emoji need.
+func nameRune(r rune) bool {
+	return (unicode.IsGraphic(r) && r != '\\') || r == '\u200c' || r == '\u200d'
 }
 
 // cleanSlugs lowercases and trims slugs without judging them.
