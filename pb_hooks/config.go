@@ -48,6 +48,9 @@ type Config struct {
 	// PendingRetention is how long a signup that was never confirmed is kept
 	// (env CRM_PENDING_RETENTION_DAYS, default 30).
 	PendingRetention time.Duration
+	// PprofAddr, when set, serves net/http/pprof there with block and mutex
+	// profiling on (env CRM_PPROF_ADDR, loopback only, e.g. 127.0.0.1:6060).
+	PprofAddr string
 }
 
 // ConfigFromEnv reads the environment; flags may override it afterwards.
@@ -108,6 +111,12 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("CRM_PENDING_RETENTION_DAYS must be a whole number of days from 1 to 3650, got %q", v)
 		}
 		c.PendingRetention = time.Duration(n) * 24 * time.Hour
+	}
+	if v := os.Getenv("CRM_PPROF_ADDR"); v != "" {
+		if err := checkPprofAddr(v); err != nil {
+			return c, err
+		}
+		c.PprofAddr = v
 	}
 	if v := os.Getenv("CRM_CONFIRMATIONS_PER_DAY"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -6,6 +6,7 @@ package pb_hooks
 import (
 	"context"
 	"io/fs"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -101,6 +102,7 @@ func Register(app core.App, cfg Config) error {
 		stop  context.CancelFunc
 		done  = make(chan struct{})
 		ticks *cron.Cron
+		pprof func()
 	)
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		h := &signup.Handlers{S: &signup.Service{
@@ -115,6 +117,13 @@ func Register(app core.App, cfg Config) error {
 		fb.routes(se)
 		var err error
 		once.Do(func() {
+			if cfg.PprofAddr != "" {
+				var at net.Addr
+				if at, pprof, err = startPprof(cfg.PprofAddr); err != nil {
+					return
+				}
+				app.Logger().Info("pprof: serving profiles", "url", "http://"+at.String()+"/debug/pprof/")
+			}
 			var ctx context.Context
 			ctx, stop = context.WithCancel(context.Background())
 			// Said once at start; the charity record says it for as long as it lasts.
@@ -126,7 +135,7 @@ func Register(app core.App, cfg Config) error {
 			// Due campaigns start within a second of their time, however they
 			// were scheduled (dashboard, REST API or a restart).
 			ticks = cron.New(cron.WithSeconds(), cron.WithChain(cron.Recover(cron.DefaultLogger), cron.SkipIfStillRunning(cron.DefaultLogger)))
-			if _, err = ticks.AddFunc("@every 1s", engine.Tick); err != nil {
+			if _, err = ticks.AddFunc("@every "+campaigns.TickEvery.String(), engine.Tick); err != nil {
 				return
 			}
 			if _, err = ticks.AddFunc("@every 10s", scheduler.Tick); err != nil {
@@ -143,6 +152,9 @@ func Register(app core.App, cfg Config) error {
 	})
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
 		writes.Stop() // the HTTP server has stopped taking requests by now
+		if pprof != nil {
+			pprof()
+		}
 		fb.stop()
 		if ticks != nil {
 			<-ticks.Stop().Done()

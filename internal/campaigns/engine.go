@@ -127,6 +127,7 @@ type Engine struct {
 	mu      sync.Mutex
 	running map[string]context.CancelFunc
 	wg      sync.WaitGroup
+	wake    *time.Timer // Tick at the next send_at due before the next tick
 	base    context.Context
 	stop    context.CancelFunc
 	holder  string // this process's name on the leases it holds
@@ -148,6 +149,11 @@ func (e *Engine) Stop(timeout time.Duration) {
 		return
 	}
 	e.stop()
+	e.mu.Lock()
+	if e.wake != nil {
+		e.wake.Stop()
+	}
+	e.mu.Unlock()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
 	select {
@@ -176,6 +182,7 @@ func (e *Engine) Tick() {
 			e.App.Logger().Error("campaigns: failed to start", "campaign", c.Id, "error", err.Error())
 		}
 	}
+	e.armNext()
 	active, err := e.App.FindRecordsByFilter(vocab.Campaigns, "status = {:p} || status = {:s}", "", 0, 0,
 		dbx.Params{"p": vocab.CampaignPreparing, "s": vocab.CampaignSending})
 	if err != nil {
@@ -188,6 +195,36 @@ func (e *Engine) Tick() {
 			e.launch(c.Id)
 		}
 	}
+}
+
+// TickEvery is how often the server calls Tick. A campaign due before the
+// next tick gets a timer of its own, so it begins at its send_at rather
+// than up to a tick late.
+const TickEvery = time.Second
+
+// armNext sets the timer for the next scheduled campaign due within
+// TickEvery (and a little more, for a tick that runs late).
+func (e *Engine) armNext() {
+	var next string
+	err := e.App.DB().NewQuery(`SELECT ifnull(min(send_at), '') FROM {{campaigns}} WHERE status = {:scheduled} AND send_at > {:now}`).
+		Bind(dbx.Params{"scheduled": vocab.CampaignScheduled, "now": types.NowDateTime().String()}).Row(&next)
+	if err != nil || next == "" {
+		return
+	}
+	at, err := types.ParseDateTime(next)
+	if err != nil || at.IsZero() {
+		return
+	}
+	wait := time.Until(at.Time())
+	if wait > TickEvery+TickEvery/2 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.wake != nil {
+		e.wake.Stop()
+	}
+	e.wake = time.AfterFunc(max(wait, 0), e.Tick)
 }
 
 // begin moves a due campaign to "preparing" under this process's lease and
@@ -260,11 +297,20 @@ func (e *Engine) work(ctx context.Context, stop context.CancelFunc, id string) e
 		<-kept
 		e.release(id)
 	}()
-	ready, err := e.prepare(ctx, id)
-	if err != nil || !ready || ctx.Err() != nil {
-		return err
+	// The run sends each chunk of the audience as soon as it is written,
+	// so a large campaign starts as quickly as a small one.
+	snap := newSnapshotProgress()
+	prepared := make(chan error, 1)
+	go func() {
+		ready, err := e.prepare(ctx, id, snap.chunked)
+		snap.end(ready)
+		prepared <- err
+	}()
+	err = e.run(ctx, id, snap)
+	if perr := <-prepared; err == nil {
+		err = perr
 	}
-	return e.run(ctx, id)
+	return err
 }
 
 // compile renders a campaign record's content.

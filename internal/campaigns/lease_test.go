@@ -150,7 +150,7 @@ func TestLostLeaseStopsSending(t *testing.T) {
 
 // The snapshot is written in chunks, each moving a cursor on the campaign:
 // an engine stopped after the first chunk leaves the campaign "preparing"
-// with part of its audience; another engine resumes it from the cursor once
+// with part of its audience (some of it sent and recorded); another engine resumes it from the cursor once
 // the stopped one's lease has expired (a crash leaves it held), and every
 // supporter gets one delivery and one message.
 func TestSnapshotResumesAfterAStopMidway(t *testing.T) {
@@ -171,8 +171,10 @@ func TestSnapshotResumesAfterAStopMidway(t *testing.T) {
 	if rows := env.Count(t, vocab.Deliveries, "campaign = '"+c.Id+"'"); rows != total {
 		t.Fatalf("%d deliveries written, campaign total %d", rows, total)
 	}
-	if len(env.SMTP.Mails()) != 0 {
-		t.Fatalf("%d mails sent before the audience was complete", len(env.SMTP.Mails()))
+	// The run sends each chunk once it is written (issue 15): what it sent
+	// before the stop is recorded, so the resumed run sends it no more.
+	if sent, mails := env.Count(t, vocab.Deliveries, "campaign = '"+c.Id+"' && status = 'sent'"), len(env.SMTP.Mails()); sent != mails {
+		t.Fatalf("%d mails sent before the stop, %d deliveries recorded sent", mails, sent)
 	}
 	// As after a crash: the lease is still held, for a little while.
 	expires := time.Now().Add(500 * time.Millisecond)

@@ -39,7 +39,8 @@ func (r *runner) relayDown(why string) {
 func (r *runner) refused(id, why string) {
 	n, distinct := r.refusals.refused(id)
 	limit := r.e.Config.MaxRefusedInRow
-	small := r.left > 0 && r.left < limit && distinct >= r.left && n >= r.left*(r.e.Config.MaxAttempts-1)
+	left := int(r.left.Load())
+	small := left > 0 && left < limit && distinct >= left && n >= left*(r.e.Config.MaxAttempts-1)
 	if distinct < limit && !small {
 		return
 	}

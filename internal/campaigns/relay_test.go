@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/testkit"
@@ -141,8 +142,12 @@ func TestUnsendableMessageFailsAloneAndAtOnce(t *testing.T) {
 	for s, name := range named {
 		s.Set("first_name", name)
 	}
+	// Written past the record hooks, as rows stored before today's name
+	// rules (which refuse a backslash) would be.
 	for _, s := range append([]*core.Record{odd}, sups[6:9]...) {
-		if err := env.App.SaveNoValidate(s); err != nil {
+		_, err := env.App.DB().NewQuery("UPDATE {{supporters}} SET email = {:email}, first_name = {:name} WHERE id = {:id}").
+			Bind(dbx.Params{"email": s.GetString("email"), "name": s.GetString("first_name"), "id": s.Id}).Execute()
+		if err != nil {
 			t.Fatal(err)
 		}
 	}

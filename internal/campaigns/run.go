@@ -71,11 +71,11 @@ type runner struct {
 	stopping   context.Context // done when the engine stops (the run's own ctx also ends on a pause)
 	downNS     atomic.Int64    // when the relay became unreachable (unix ns), 0 when fine
 	refusals   refusalRun      // temporary failures since a message was last accepted
-	left       int             // deliveries not yet done when the run began
+	left       atomic.Int64    // deliveries not yet done when the run began (or, if it began preparing, when the audience was complete)
 	paused     atomic.Bool
 }
 
-func (e *Engine) run(parent context.Context, id string) error {
+func (e *Engine) run(parent context.Context, id string, snap *snapshotProgress) error {
 	c, err := e.App.FindRecordById(vocab.Campaigns, id)
 	if err != nil {
 		return err
@@ -99,10 +99,8 @@ func (e *Engine) run(parent context.Context, id string) error {
 		ready:    make(chan prepared, e.Config.Connections),
 		results:  make(chan result, resultsQueue(e.Config.Connections)),
 	}
-	err = e.App.DB().Select("count(*)").From(vocab.Deliveries).
-		Where(dbx.HashExp{"campaign": id, "status": vocab.DeliveryQueued}).Row(&r.left)
-	if err != nil {
-		return fmt.Errorf("failed to count the deliveries left: %w", err)
+	if err := r.countLeft(); err != nil {
+		return err
 	}
 	r.listID = listID(e.App, identity, c.GetStringSlice("topics"), s.SenderAddress)
 	if e.Config.PerSecond > 0 {
@@ -148,7 +146,7 @@ func (e *Engine) run(parent context.Context, id string) error {
 		close(r.ready)
 	}()
 	go r.watch(ctx)
-	err = r.dispatch(ctx)
+	err = r.dispatch(ctx, snap)
 	close(r.jobs)
 	senders.Wait()
 	close(r.results)
@@ -158,7 +156,11 @@ func (e *Engine) run(parent context.Context, id string) error {
 
 // dispatch feeds due deliveries to the workers in passes over the campaign
 // (keyset pages by id), until none is left queued or the run is stopped.
-func (r *runner) dispatch(ctx context.Context) error {
+// The first pass follows the snapshot: it reads each chunk once written and
+// ends once the audience is complete; a snapshot that stops short stops
+// the run.
+func (r *runner) dispatch(ctx context.Context, snap *snapshotProgress) error {
+	counted := false
 	for ctx.Err() == nil {
 		last, dispatched := "", 0
 		for ctx.Err() == nil {
@@ -167,7 +169,25 @@ func (r *runner) dispatch(ctx context.Context) error {
 				return fmt.Errorf("failed to read deliveries: %w", err)
 			}
 			if len(page) == 0 {
-				break
+				ended, complete := snap.ended()
+				if ended && !complete {
+					return nil
+				}
+				if ended && !counted { // the audience is complete: how many it left
+					if err := r.countLeft(); err != nil {
+						return err
+					}
+					counted = true
+				}
+				if ended {
+					break
+				}
+				select { // then read on from last
+				case <-snap.more:
+				case <-snap.done:
+				case <-ctx.Done():
+				}
+				continue
 			}
 			for start := 0; start < len(page); start += renderChunk {
 				batch := page[start:min(start+renderChunk, len(page))]
@@ -244,6 +264,18 @@ func (r *runner) page(last string) ([]job, error) {
 	return page, rows.Err()
 }
 
+// countLeft counts the deliveries not yet done into r.left.
+func (r *runner) countLeft() error {
+	var n int64
+	err := r.e.App.DB().Select("count(*)").From(vocab.Deliveries).
+		Where(dbx.HashExp{"campaign": r.id, "status": vocab.DeliveryQueued}).Row(&n)
+	if err != nil {
+		return fmt.Errorf("failed to count the deliveries left: %w", err)
+	}
+	r.left.Store(n)
+	return nil
+}
+
 // watch stops the run within WatchInterval of staff pausing or cancelling it.
 func (r *runner) watch(ctx context.Context) {
 	t := time.NewTicker(r.e.Config.WatchInterval)
@@ -256,7 +288,7 @@ func (r *runner) watch(ctx context.Context) {
 		}
 		var status string
 		err := r.e.App.DB().Select("status").From(vocab.Campaigns).Where(dbx.HashExp{"id": r.id}).Row(&status)
-		if err == nil && status != vocab.CampaignSending {
+		if err == nil && status != vocab.CampaignSending && status != vocab.CampaignPreparing {
 			r.cancel()
 			return
 		}

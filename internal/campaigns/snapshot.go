@@ -23,7 +23,8 @@ import (
 // moves the cursor stored on the campaign (snapshot_cursor, the last rowid
 // done) in the same transaction as its rows, so a crash loses no chunk and
 // repeats none: the next process resumes from the cursor. The campaign
-// shows as "preparing" meanwhile, its total growing, then "sending".
+// shows as "preparing" meanwhile, its total growing, then "sending"; the
+// run sends each chunk once it is committed (see snapshotProgress).
 //
 // A supporter who subscribes while the cursor is short of their row is
 // included; one whose row it has passed is not. The send-time check (run.go)
@@ -32,7 +33,8 @@ import (
 // prepare writes a preparing campaign's audience, chunk by chunk, until it
 // is done (ready: the campaign is now sending, or already was), ctx ends,
 // or the campaign is no longer this process's to prepare.
-func (e *Engine) prepare(ctx context.Context, id string) (ready bool, err error) {
+// chunked is called after each chunk is committed.
+func (e *Engine) prepare(ctx context.Context, id string, chunked func()) (ready bool, err error) {
 	size := min(250, e.Config.SnapshotChunk) // then sized by how long chunks take
 	for ctx.Err() == nil {
 		began := time.Now()
@@ -40,6 +42,7 @@ func (e *Engine) prepare(ctx context.Context, id string) (ready bool, err error)
 		if err != nil || state != chunkMore {
 			return state == chunkReady, err
 		}
+		chunked()
 		size = nextChunk(size, time.Since(began), e.Config.SnapshotChunk)
 		sleep(ctx, e.Config.SnapshotPause)
 	}

@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -50,38 +51,77 @@ func (b *batch) flush() error {
 	if len(b.rows) == 0 {
 		return nil
 	}
-	emails := make([]any, len(b.rows))
-	hashes := make([]any, len(b.rows))
+	emails := make([]string, len(b.rows))
+	hashes := make([]string, len(b.rows))
 	for i, r := range b.rows {
 		emails[i], hashes[i] = r.email, signup.HashEmail(r.email)
 	}
+	inEmails, err := oneOf("email", emails)
+	if err != nil {
+		return err
+	}
+	inHashes, err := oneOf("email_hash", hashes)
+	if err != nil {
+		return err
+	}
 	var d delta
-	err := b.im.App.RunInTransaction(func(tx core.App) error {
+	err = b.im.App.RunInTransaction(func(tx core.App) error {
 		d = delta{skipped: map[string]int{}}
 		ins := newInserter(tx)
 		defer ins.close()
-		existing, err := tx.FindAllRecords(vocab.Supporters, dbx.In("email", emails...))
+		known, err := findKnown(tx, vocab.Supporters, inEmails)
 		if err != nil {
 			return err
 		}
-		byEmail := make(map[string]*core.Record, len(existing))
-		for _, s := range existing {
-			byEmail[s.GetString("email")] = s
-		}
 		var suppressed, invited []string
-		if err := tx.DB().Select("email_hash").From(vocab.Suppressions).Where(dbx.In("email_hash", hashes...)).Column(&suppressed); err != nil {
+		if err := tx.DB().Select("email_hash").From(vocab.Suppressions).Where(inHashes).Column(&suppressed); err != nil {
 			return err
 		}
 		if b.opts.Confirm {
+			inTo, err := oneOf("to", emails)
+			if err != nil {
+				return err
+			}
 			if err := tx.DB().Select("to").From(vocab.Outbox).
-				Where(dbx.And(dbx.HashExp{"kind": vocab.KindConfirm}, dbx.In("to", emails...))).Column(&invited); err != nil {
+				Where(dbx.And(dbx.HashExp{"kind": vocab.KindConfirm}, inTo)).Column(&invited); err != nil {
 				return err
 			}
 		}
 		isSuppressed, isInvited := setOf(suppressed), setOf(invited)
+		// Rows of known supporters are decided on what was read; only those
+		// that change something need the supporter's record.
+		decided := make([]*delta, len(b.rows))
+		var needed []string
 		for i, r := range b.rows {
-			if isSuppressed[hashes[i].(string)] {
+			if k := known[r.email]; k != nil && !isSuppressed[hashes[i]] {
+				w := &write{b: b, tx: tx, r: r, invited: isInvited[r.email]}
+				var ok bool
+				if decided[i], ok = w.probe(k); !ok {
+					needed = append(needed, r.email)
+				}
+			}
+		}
+		byEmail := map[string]*core.Record{}
+		if len(needed) > 0 {
+			inNeeded, err := oneOf("email", needed)
+			if err != nil {
+				return err
+			}
+			recs, err := tx.FindAllRecords(vocab.Supporters, inNeeded)
+			if err != nil {
+				return err
+			}
+			for _, s := range recs {
+				byEmail[s.GetString("email")] = s
+			}
+		}
+		for i, r := range b.rows {
+			if isSuppressed[hashes[i]] {
 				d.skipped[SkipSuppressed]++
+				continue
+			}
+			if decided[i] != nil {
+				d.add(decided[i])
 				continue
 			}
 			w := &write{b: b, tx: tx, ins: ins, r: r, d: &d, invited: isInvited[r.email]}
@@ -118,10 +158,17 @@ type write struct {
 	invited bool // a confirmation has gone to this address before
 }
 
+// apply writes the row: a new supporter, or changes to sup.
 func (w *write) apply(sup *core.Record) error {
 	if sup == nil {
 		return w.create()
 	}
+	return w.change(sup)
+}
+
+// change applies the row to an existing supporter. Decided on a known,
+// it stops with errNeedsRecord where it would write.
+func (w *write) change(sup supporterView) error {
 	r := w.r
 	status := sup.GetString("status")
 	switch status {
@@ -130,19 +177,23 @@ func (w *write) apply(sup *core.Record) error {
 		return nil
 	}
 	changed := w.details(sup)
-	var then func() error // consent rows and mail, once the supporter is saved
+	var then func(*core.Record) error // consent rows and mail, once the supporter is saved
 	switch {
 	case r.status == vocab.StatusUnsubscribed:
 		if status == vocab.StatusPending || status == vocab.StatusSubscribed {
+			rec, err := record(sup)
+			if err != nil {
+				return err
+			}
 			w.d.updated++
-			return w.b.im.Signup.Withdraw(w.tx, sup)
+			return w.b.im.Signup.Withdraw(w.tx, rec)
 		}
 	case r.consented():
 		switch status {
 		case vocab.StatusSubscribed:
 			if added := w.addTopics(sup); len(added) > 0 {
 				changed = true
-				then = func() error { return w.consent(sup, added) }
+				then = func(rec *core.Record) error { return w.consent(rec, added) }
 			}
 		case vocab.StatusPending, vocab.StatusUnsubscribed:
 			if status == vocab.StatusUnsubscribed && !r.givenAt.After(sup.GetDateTime("unsubscribed_at").Time()) {
@@ -153,7 +204,7 @@ func (w *write) apply(sup *core.Record) error {
 			sup.Set("status", vocab.StatusSubscribed)
 			sup.Set("confirmed_at", r.givenAt)
 			changed = true
-			then = func() error { return w.consent(sup, sup.GetStringSlice("topics")) }
+			then = func(rec *core.Record) error { return w.consent(rec, rec.GetStringSlice("topics")) }
 		}
 	default:
 		switch status {
@@ -162,7 +213,7 @@ func (w *write) apply(sup *core.Record) error {
 				changed = true
 			}
 			if w.b.opts.Confirm && !w.invited {
-				then = func() error { return w.invite(sup) }
+				then = w.invite
 			}
 		case vocab.StatusSubscribed:
 			if added := missing(sup.GetStringSlice("topics"), r.topicIDs); len(added) > 0 {
@@ -170,16 +221,24 @@ func (w *write) apply(sup *core.Record) error {
 			}
 		}
 	}
+	if !changed && then == nil {
+		w.d.unchanged++
+		return nil
+	}
+	rec, err := record(sup)
+	if err != nil {
+		return err
+	}
 	if changed {
 		w.d.updated++
-		if err := w.tx.SaveNoValidate(sup); err != nil {
+		if err := w.tx.SaveNoValidate(rec); err != nil {
 			return err
 		}
 	} else {
 		w.d.unchanged++
 	}
 	if then != nil {
-		return then()
+		return then(rec)
 	}
 	return nil
 }
@@ -220,7 +279,7 @@ func (w *write) create() error {
 // details copies the row's non-empty details onto the supporter and reports
 // whether anything changed. Tags are added, never removed; notes are added
 // once, never overwritten (staff may have written some).
-func (w *write) details(sup *core.Record) bool {
+func (w *write) details(sup supporterView) bool {
 	r := w.r
 	changed := false
 	set := func(field, v string, given bool) {
@@ -247,7 +306,7 @@ func (w *write) details(sup *core.Record) bool {
 }
 
 // addTopics gives the supporter the row's topics and returns those added.
-func (w *write) addTopics(sup *core.Record) []string {
+func (w *write) addTopics(sup supporterView) []string {
 	have := sup.GetStringSlice("topics")
 	added := missing(have, w.r.topicIDs)
 	if len(added) > 0 {
@@ -279,6 +338,20 @@ func missing(have, want []string) []string {
 		}
 	}
 	return out
+}
+
+// oneOf is the condition "col is one of vs", with vs bound as one JSON
+// array that SQLite unpacks with json_each (the column's index still
+// serves the lookup). A batch's thousand values as a thousand parameters
+// cost far more: the sqlite driver matches each parameter to its argument
+// by a linear search, so binding is quadratic in their number.
+func oneOf(col string, vs []string) (dbx.Expression, error) {
+	list, err := json.Marshal(vs)
+	if err != nil {
+		return nil, err
+	}
+	name := "in_" + col
+	return dbx.NewExp("[["+col+"]] IN (SELECT [[value]] FROM json_each({:"+name+"}))", dbx.Params{name: string(list)}), nil
 }
 
 func setOf(vs []string) map[string]bool {

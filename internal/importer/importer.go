@@ -90,6 +90,11 @@ func (im *Importer) Supporters(f io.ReadSeeker, opts Options) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	restore, err := im.limitCache()
+	if err != nil {
+		return rep, err
+	}
+	defer restore()
 	size := opts.BatchSize
 	if size <= 0 {
 		size = 1000
@@ -170,4 +175,30 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// importCacheKB is the page cache the import's connection keeps. PocketBase
+// gives every connection 32 MB, which a large import fills (SQLite's cache
+// lives outside the Go heap): at 100,000 rows that was 45 of the binary's
+// 107 MB peak RSS. With 8 MB the import took the same CPU time (the
+// operating system still caches the file); with 2 MB system time rose by
+// half.
+const importCacheKB = 8000
+
+// limitCache sets the page cache of the connection every batch writes on
+// (PocketBase's one non-concurrent connection) to importCacheKB, and returns
+// what puts it back, so the server's writes keep their cache after an
+// import through the API. What it puts back is what a reading connection
+// has, every connection's setting, so two imports at once can't leave the
+// cap behind. The cache's size changes nothing that is stored.
+func (im *Importer) limitCache() (restore func(), err error) {
+	var was int
+	if err := im.App.ConcurrentDB().NewQuery("PRAGMA cache_size").Row(&was); err != nil {
+		return nil, err
+	}
+	db := im.App.NonconcurrentDB()
+	if _, err := db.NewQuery(fmt.Sprintf("PRAGMA cache_size = -%d", importCacheKB)).Execute(); err != nil {
+		return nil, err
+	}
+	return func() { _, _ = db.NewQuery(fmt.Sprintf("PRAGMA cache_size = %d", was)).Execute() }, nil
 }

@@ -24,9 +24,13 @@ type inserter struct {
 	stmts map[string]*prepared
 }
 
+// prepared is one table's INSERT; params is bound to q once, and each row
+// sets its values (a column's parameter is named by its place in cols).
 type prepared struct {
-	q    *dbx.Query
-	cols []string
+	q      *dbx.Query
+	cols   []string
+	names  []string
+	params dbx.Params
 }
 
 func newInserter(tx core.App) *inserter { return &inserter{tx: tx, stmts: map[string]*prepared{}} }
@@ -50,11 +54,10 @@ func (in *inserter) insert(rec *core.Record) error {
 	if err != nil {
 		return err
 	}
-	params := make(dbx.Params, len(data))
 	for i, c := range st.cols {
-		params[fmt.Sprint("p", i)] = data[c]
+		st.params[st.names[i]] = data[c]
 	}
-	if _, err := st.q.Bind(params).Execute(); err != nil {
+	if _, err := st.q.Execute(); err != nil {
 		return fmt.Errorf("failed to store %s: %w", rec.Collection().Name, err)
 	}
 	rec.MarkAsNotNew()
@@ -71,13 +74,15 @@ func (in *inserter) statement(table string, data map[string]any) (*prepared, err
 		cols = append(cols, c)
 	}
 	slices.Sort(cols)
-	quoted, holders := make([]string, len(cols)), make([]string, len(cols))
+	quoted, holders, names := make([]string, len(cols)), make([]string, len(cols)), make([]string, len(cols))
+	params := make(dbx.Params, len(cols))
 	for i, c := range cols {
-		quoted[i] = "[[" + c + "]]"
-		holders[i] = fmt.Sprintf("{:p%d}", i)
+		names[i] = fmt.Sprint("p", i)
+		quoted[i], holders[i] = "[["+c+"]]", "{:"+names[i]+"}"
+		params[names[i]] = nil
 	}
-	q := in.tx.DB().NewQuery(fmt.Sprintf("INSERT INTO {{%s}} (%s) VALUES (%s)", table, strings.Join(quoted, ", "), strings.Join(holders, ", "))).Prepare()
-	st := &prepared{q: q, cols: cols}
+	q := in.tx.DB().NewQuery(fmt.Sprintf("INSERT INTO {{%s}} (%s) VALUES (%s)", table, strings.Join(quoted, ", "), strings.Join(holders, ", "))).Bind(params).Prepare()
+	st := &prepared{q: q, cols: cols, names: names, params: params}
 	in.stmts[table] = st
 	return st, nil
 }

@@ -142,7 +142,7 @@ func enhancedCode(text string) string {
 }
 
 // beforeHandOver reports a SendError from before the relay saw any of the
-// message: the connection check (NOOP) failed, or MAIL FROM got 421 (the
+// message: go-mail's connection check failed (no session), or MAIL FROM got 421 (the
 // relay is closing, e.g. at its limit per connection) or no reply.
 func beforeHandOver(err error) bool {
 	var se *gomail.SendError

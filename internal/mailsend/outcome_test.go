@@ -122,7 +122,51 @@ func TestRelayIdleCloseIsRedialledAtOnce(t *testing.T) {
 	if err := c.Send(ctx, msgTo("two@example.org", "2")); err != nil {
 		t.Fatalf("Send on a connection the relay idled out = %v, want a redial and nil", err)
 	}
+	if r.Noops() != 0 {
+		t.Errorf("%d NOOPs sent: the dead connection should be found at MAIL FROM, with no check before it", r.Noops())
+	}
 	exactlyOnce(t, r, "one@example.org", "two@example.org")
+}
+
+// Issue 15: no NOOP before each message (a round trip each, a quarter of a
+// connection's rate to a relay 20 ms away); a connection that died while
+// idle is found at MAIL FROM instead, and when the redial fails too the
+// error is NotSent, so the caller counts no attempt.
+func TestIdleDeathFoundAtMailFromIsNotSent(t *testing.T) {
+	r := testkit.NewRelay(t, testkit.RelayOptions{IdleTimeout: 100 * time.Millisecond})
+	cfg := config(r)
+	cfg.IdleTimeout = time.Hour
+	c := dialCfg(t, cfg)
+	ctx := context.Background()
+	for i := range 3 {
+		if err := c.Send(ctx, msgTo(fmt.Sprintf("r%d@example.org", i), "n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Noops() != 0 || r.Conns() != 1 {
+		t.Fatalf("3 messages: %d NOOPs over %d connections, want none over 1", r.Noops(), r.Conns())
+	}
+	for r.IdleCloses() == 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.Fail(testkit.AtGreeting, testkit.Fault{Code: 421}) // the redial is refused too
+	err := c.Send(ctx, msgTo("late@example.org", "after the idle close"))
+	f := mailsend.Classify(err)
+	if err == nil || !f.NotSent || !f.Temporary || f.Unsendable {
+		t.Fatalf("Send on the dead connection with the redial refused = %v, classified %+v; want NotSent", err, f)
+	}
+	if r.Fired(testkit.AtGreeting) != 1 || r.RcptCount("late@example.org") != 0 {
+		t.Errorf("redials refused %d times (want 1: the one after MAIL FROM found the connection dead), relay saw the recipient %d times (want 0)",
+			r.Fired(testkit.AtGreeting), r.RcptCount("late@example.org"))
+	}
+	r.Heal()
+	if err := c.Send(ctx, msgTo("late@example.org", "again")); err != nil {
+		t.Fatalf("Send once the relay takes connections again: %v", err)
+	}
+	if r.Noops() != 0 {
+		t.Errorf("%d NOOPs sent, want none", r.Noops())
+	}
+	exactlyOnce(t, r, "r0@example.org", "r1@example.org", "r2@example.org", "late@example.org")
 }
 
 // 9.2: Config.MaxMessages closes the connection before the relay's limit.

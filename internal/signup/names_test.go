@@ -129,11 +129,9 @@ func TestNonASCIINamesParseInReceivedMail(t *testing.T) {
 	}
 }
 
-// squash drops the double quotes that mailsend's To: formatting loses from
-// a name (`Robert "Bob"` arrives as `Robert Bob`) and the characters in cut,
-// and collapses white space.
+// squash drops the characters in cut and collapses white space.
 func squash(s, cut string) string {
-	s = strings.Join(strings.Fields(strings.ReplaceAll(s, `"`, "")), " ")
+	s = strings.Join(strings.Fields(s), " ")
 	if cut != "" {
 		s = strings.ReplaceAll(s, cut, "")
 	}
@@ -143,7 +141,7 @@ func squash(s, cut string) string {
 // pythonParse reads a message on stdin with the email package's modern
 // policy and prints the To: address, its name and every defect found.
 const pythonParse = `
-import email, email.header, email.policy, json, sys
+import email, email.header, email.policy, email.utils, json, sys
 raw = sys.stdin.buffer.read()
 msg = email.message_from_bytes(raw, policy=email.policy.default)
 to = msg["To"]
@@ -156,6 +154,6 @@ for h in ("Subject", "From"):
     defects += [str(d) for d in msg[h].defects]
 a = to.addresses
 old = email.message_from_bytes(raw, policy=email.policy.compat32)["To"]
-legacy = str(email.header.make_header(email.header.decode_header(old.rsplit(" <", 1)[0])))
+legacy = email.utils.parseaddr(str(email.header.make_header(email.header.decode_header(old))))[0]
 print(json.dumps({"Name": a[0].display_name, "Legacy": legacy, "Address": a[0].addr_spec, "Defects": defects}))
 `

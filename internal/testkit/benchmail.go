@@ -97,8 +97,10 @@ const bareMessagesPerConn = 32
 // BareSend is the yardstick of every campaign benchmark: n messages of
 // content over conns plain go-mail clients (no database, no rendering) to
 // the SMTP server at 127.0.0.1:port. It returns how long the sending took,
-// after building the messages; any failed send fails tb.
-func BareSend(tb testing.TB, port, conns, n int, content campaigns.Content) time.Duration {
+// after building the messages; any failed send fails tb. opts are added to
+// each client's (e.g. gomail.WithoutNoop(), to measure go-mail's NOOP
+// before every message).
+func BareSend(tb testing.TB, port, conns, n int, content campaigns.Content, opts ...gomail.Option) time.Duration {
 	tb.Helper()
 	msgs := BareMessages(tb, content, conns*bareMessagesPerConn)
 	var next, ok atomic.Int64
@@ -107,8 +109,8 @@ func BareSend(tb testing.TB, port, conns, n int, content campaigns.Content) time
 	t0 := time.Now()
 	for w := range conns {
 		wg.Go(func() {
-			client, err := gomail.NewClient("127.0.0.1", gomail.WithPort(port), gomail.WithTimeout(15*time.Second),
-				gomail.WithTLSPolicy(gomail.TLSOpportunistic))
+			client, err := gomail.NewClient("127.0.0.1", append([]gomail.Option{gomail.WithPort(port), gomail.WithTimeout(15 * time.Second),
+				gomail.WithTLSPolicy(gomail.TLSOpportunistic)}, opts...)...)
 			if err == nil {
 				err = client.DialWithContext(context.Background())
 			}

@@ -131,6 +131,10 @@ func (s *SMTPSink) Fired(stage Stage) int {
 // IdleCloses returns how many connections were closed for idling.
 func (s *SMTPSink) IdleCloses() int { return int(s.idleCloses.Load()) }
 
+// Noops returns how many NOOP commands clients sent: a sender that checks
+// its connection before every message sends one per message.
+func (s *SMTPSink) Noops() int { return int(s.noops.Load()) }
+
 // LimitCloses returns how many connections were closed at MessagesPerConn.
 func (s *SMTPSink) LimitCloses() int { return int(s.limitCloses.Load()) }
 
@@ -215,6 +219,9 @@ func (c *relayConn) Read(p []byte) (int, error) {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		c.s.idleCloses.Add(1)
+	}
+	if n >= 4 && !c.inData.Load() && strings.EqualFold(string(p[:4]), "NOOP") {
+		c.s.noops.Add(1)
 	}
 	if n >= 4 && !c.inData.Load() {
 		if f, ok := c.commandFault(string(p[:4])); ok {

@@ -48,6 +48,7 @@ type SMTPSink struct {
 	opts        RelayOptions // see relay.go
 	idleCloses  atomic.Int64
 	limitCloses atomic.Int64
+	noops       atomic.Int64
 
 	mu       sync.Mutex
 	mails    []Mail
