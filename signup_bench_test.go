@@ -56,11 +56,9 @@ func BenchmarkBinarySignup(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
-		// buildBinary's binary is under the temp dir, where PocketBase takes
-		// it for `go run` and turns dev mode on, which prints every SQL
-		// statement (after regexp rewriting) to the console; a deployed
-		// binary has it off, so the benchmark does too.
-		srv := exec.Command(bin, "serve", "--dev=false", "--dir", dataDir, "--http", addr)
+		// Not in dev mode, as in production (see runBin).
+		srv := exec.Command(bin, "serve", "--dir", dataDir, "--http", addr)
+		srv.Args[0] = "supportercrm"
 		srv.Env = append(os.Environ(), "CRM_MIN_SUBMIT_SECONDS=0", "CRM_CONFIRMATIONS_PER_DAY=0")
 		serveUntilHealthy(b, srv, addr)
 
