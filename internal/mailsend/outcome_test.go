@@ -44,6 +44,18 @@ func exactlyOnce(t *testing.T, r *testkit.SMTPSink, want ...string) {
 	}
 }
 
+// waitIdleClose waits until the relay has closed a connection for idling,
+// and fails the test if it has not within 5 s.
+func waitIdleClose(t *testing.T, r *testkit.SMTPSink) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); r.IdleCloses() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the relay closed no idle connection within 5 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // 9.1: once DATA got its 250 the message is sent, whatever the RSET after it
 // meets; the next Send redials.
 func TestAcceptedMessageIsSentWhateverFollows(t *testing.T) {
@@ -116,9 +128,7 @@ func TestRelayIdleCloseIsRedialledAtOnce(t *testing.T) {
 	if err := c.Send(ctx, msgTo("one@example.org", "1")); err != nil {
 		t.Fatal(err)
 	}
-	for r.IdleCloses() == 0 {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitIdleClose(t, r)
 	if err := c.Send(ctx, msgTo("two@example.org", "2")); err != nil {
 		t.Fatalf("Send on a connection the relay idled out = %v, want a redial and nil", err)
 	}
@@ -146,9 +156,7 @@ func TestIdleDeathFoundAtMailFromIsNotSent(t *testing.T) {
 	if r.Noops() != 0 || r.Conns() != 1 {
 		t.Fatalf("3 messages: %d NOOPs over %d connections, want none over 1", r.Noops(), r.Conns())
 	}
-	for r.IdleCloses() == 0 {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitIdleClose(t, r)
 	r.Fail(testkit.AtGreeting, testkit.Fault{Code: 421}) // the redial is refused too
 	err := c.Send(ctx, msgTo("late@example.org", "after the idle close"))
 	f := mailsend.Classify(err)
