@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -161,7 +162,7 @@ func (s *SMTPSink) fault(stage Stage, rcpts ...string) (Fault, bool) {
 	if !ok {
 		return Fault{}, false
 	}
-	if f.Rcpt != "" && !containsFold(rcpts, f.Rcpt) {
+	if f.Rcpt != "" && !slices.ContainsFunc(rcpts, func(r string) bool { return strings.EqualFold(r, f.Rcpt) }) {
 		return Fault{}, false
 	}
 	s.seen[stage]++
@@ -171,15 +172,6 @@ func (s *SMTPSink) fault(stage Stage, rcpts ...string) (Fault, bool) {
 	}
 	s.fired[stage]++
 	return f, true
-}
-
-func containsFold(list []string, s string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // errDropped is returned to go-smtp when a fault closed the connection;
