@@ -206,7 +206,16 @@ type relayConn struct {
 	messages int // accepted on this connection
 }
 
+// dataTimeout bounds a pause inside message data. The idle limit (go-smtp's
+// ReadTimeout, set before each command) is between commands only, as real
+// relays keep it: a timeout mid-message would come back as a 554, a
+// permanent refusal no relay gives for a slow client.
+const dataTimeout = 10 * time.Second
+
 func (c *relayConn) Read(p []byte) (int, error) {
+	if c.inData.Load() {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(dataTimeout))
+	}
 	n, err := c.Conn.Read(p)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

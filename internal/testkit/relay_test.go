@@ -182,6 +182,42 @@ func TestRelayIdleTimeout(t *testing.T) {
 	}
 }
 
+// The idle limit is between commands, as hosted relays and Postfix's
+// short timeouts have it: a client that pauses in the middle of its message
+// data (a busy sender, a slow network) is not cut off, and the message is
+// accepted.
+func TestRelayIdleTimeoutIsBetweenCommands(t *testing.T) {
+	r := NewRelay(t, RelayOptions{IdleTimeout: 100 * time.Millisecond})
+	c, err := dialRelay(t, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("a@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("paused@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(body) / 2
+	if _, err := w.Write([]byte(body[:half])); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if _, err := w.Write([]byte(body[half:])); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("a pause inside the message data: %v", err)
+	}
+	if got := r.Accepted()["paused@example.org"]; got != 1 || r.IdleCloses() != 0 {
+		t.Errorf("accepted %d, idle closes %d; want 1, 0", got, r.IdleCloses())
+	}
+}
+
 func TestRelayMessagesPerConnection(t *testing.T) {
 	r := NewRelay(t, RelayOptions{MessagesPerConn: 2})
 	c, err := dialRelay(t, r)
