@@ -199,10 +199,10 @@ func TestSnapshotResumesAfterAStopMidway(t *testing.T) {
 }
 
 // A stopped engine gives its leases up: another process need not wait for
-// them to expire.
+// them to expire, and sends the rest before the lease would have.
 func TestStopReleasesTheLease(t *testing.T) {
 	env := bareEnv(t)
-	seed(t, env, 500)
+	sups := seed(t, env, 500)
 	first := bareEngine(t, env, campaigns.Config{PerSecond: 100}, true)
 	c := schedule(t, env)
 	testkit.Eventually(t, 30*time.Second, func() bool { return len(env.SMTP.Mails()) >= 20 })
@@ -211,10 +211,13 @@ func TestStopReleasesTheLease(t *testing.T) {
 		t.Fatalf("lease %q until %v while sending", holder, expires)
 	}
 	first.Stop(10 * time.Second)
-	if holder, _ := leaseOf(t, env, c.Id); holder != "" {
-		t.Fatalf("lease still held by %q after a graceful stop", holder)
+	if holder, expires := leaseOf(t, env, c.Id); holder != "" || !expires.IsZero() {
+		t.Fatalf("lease still held by %q until %v after a graceful stop", holder, expires)
 	}
 	if got := storedCampaign(t, env, c.Id); got.GetString("status") != vocab.CampaignSending {
 		t.Fatalf("status %q after the stop, want sending", got.GetString("status"))
 	}
+	bareEngine(t, env, campaigns.Config{PerSecond: 500}, true)
+	waitStatus(t, env, c.Id, vocab.CampaignSent, time.Until(expires.Time()))
+	assertOncePerRecipient(t, env, sups, c.Id)
 }

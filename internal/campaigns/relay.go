@@ -3,9 +3,11 @@ package campaigns
 import (
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"supportercrm/internal/clip"
 	"supportercrm/internal/mailsend"
@@ -131,9 +133,36 @@ func (r *runner) failure(j job, f mailsend.Failure, why string) result {
 // withoutAddress is s with addr, in any case, replaced by "<recipient>":
 // the relay's words stay in last_error and pause notes, the address (which
 // go-mail's errors name) does not, so an erasure leaves no copy behind.
+// It runs for every failed send, so plain ASCII text (nearly every relay
+// reply and address) is matched without compiling a regexp: ASCII case
+// folding keeps byte offsets, and is then all that (?i) would match.
 func withoutAddress(s, addr string) string {
 	if addr == "" {
 		return s
 	}
-	return regexp.MustCompile("(?i)"+regexp.QuoteMeta(addr)).ReplaceAllLiteralString(s, "<recipient>")
+	if !isASCII(s) || !isASCII(addr) {
+		return regexp.MustCompile("(?i)"+regexp.QuoteMeta(addr)).ReplaceAllLiteralString(s, "<recipient>")
+	}
+	lower, want := strings.ToLower(s), strings.ToLower(addr)
+	i := strings.Index(lower, want)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	for ; i >= 0; i = strings.Index(lower, want) {
+		b.WriteString(s[:i])
+		b.WriteString("<recipient>")
+		s, lower = s[i+len(want):], lower[i+len(want):]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
