@@ -155,7 +155,7 @@ var dateLayouts = []struct {
 
 func parseDate(s string) (time.Time, error) {
 	for _, l := range dateLayouts {
-		loc := london
+		loc := tz.London
 		if l.utc {
 			loc = time.UTC
 		}
@@ -165,8 +165,6 @@ func parseDate(s string) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("consent_date %q isn't a date (use 2025-03-31 or 31/03/2025)", clipForReport(s))
 }
-
-var london = tz.London
 
 // postcode keeps a UK postcode in HMRC's form and any other as given.
 func postcode(s string) (string, error) {
