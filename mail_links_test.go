@@ -1,9 +1,7 @@
 package main
 
 import (
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -23,16 +21,7 @@ func TestAppURLWarningAtStart(t *testing.T) {
 	addr := freeAddr(t)
 	configure(t, dataDir, "http://localhost:8090", testkit.NewSMTPSink(t).Port, nil)
 	srv := start(t, bin, dataDir, addr)
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no exit within 30s of SIGTERM")
-	}
+	stop(t, srv)
 
 	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dataDir})
 	if err := app.Bootstrap(); err != nil {

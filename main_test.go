@@ -63,19 +63,7 @@ func TestCrashDoesNotLoseSignups(t *testing.T) {
 	}
 	sink.WaitFor(t, "crash@example.org", 2, 30*time.Second) // the welcome
 
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no exit within 30s of SIGTERM")
-	}
+	stop(t, srv)
 
 	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dataDir})
 	if err := app.Bootstrap(); err != nil {
@@ -172,6 +160,24 @@ func serveUntilHealthy(t testing.TB, cmd *exec.Cmd, addr string) {
 	}
 	log, _ := os.ReadFile(logFile.Name())
 	t.Fatalf("server did not start:\n%s", log)
+}
+
+// stop sends srv SIGTERM and fails unless it exits cleanly within 30s.
+func stop(t testing.TB, srv *exec.Cmd) {
+	t.Helper()
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit within 30s of SIGTERM")
+	}
 }
 
 func freeAddr(t testing.TB) string {

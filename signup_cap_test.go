@@ -3,9 +3,7 @@ package main
 import (
 	"io"
 	"net/http"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,28 +39,19 @@ func TestConfirmationCapSurvivesRestart(t *testing.T) {
 		}
 		return string(body)
 	}
-	stop := func(srv *exec.Cmd) {
-		t.Helper()
-		if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Wait(); err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
-		}
-	}
 
 	srv := start(t, bin, dataDir, addr, "CRM_CONFIRMATIONS_PER_DAY=2")
 	first := signup("one@example.org")
 	signup("two@example.org")
 	sink.WaitFor(t, "one@example.org", 1, 30*time.Second)
 	sink.WaitFor(t, "two@example.org", 1, 30*time.Second)
-	stop(srv)
+	stop(t, srv)
 
 	srv = start(t, bin, dataDir, addr, "CRM_CONFIRMATIONS_PER_DAY=2")
 	if got := signup("three@example.org"); got != first {
 		t.Errorf("the signup over the cap answered %s, the first %s", got, first)
 	}
-	stop(srv)
+	stop(t, srv)
 
 	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dataDir})
 	if err := app.Bootstrap(); err != nil {

@@ -44,6 +44,21 @@ func emailLogo(t *testing.T, env *testkit.Env, html string) image.Image {
 	if err != nil {
 		t.Fatalf("GET %s is not a PNG: %v", m[1], err)
 	}
+	// A mail client revalidating with the ETag is told nothing changed.
+	etag := res.Header.Get("ETag")
+	if etag == "" {
+		t.Fatalf("GET %s has no ETag", m[1])
+	}
+	req, _ := http.NewRequest(http.MethodGet, m[1], nil)
+	req.Header.Set("If-None-Match", etag)
+	again, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Body.Close()
+	if again.StatusCode != http.StatusNotModified {
+		t.Errorf("GET %s with If-None-Match %s = %d, want 304", m[1], etag, again.StatusCode)
+	}
 	return img
 }
 

@@ -29,53 +29,63 @@ type Logo struct {
 	// is the logo when the charity has uploaded none.
 	Static fs.FS
 
-	mu  sync.Mutex
-	key string // the upload that png was drawn from
-	png []byte
+	mu   sync.Mutex
+	key  string // the upload that png was drawn from
+	png  []byte
+	etag string // png's ETag, so a cached logo is not hashed per request
 }
 
 // Serve answers with the logo as image/png, cacheable for an hour.
 func (l *Logo) Serve(e *core.RequestEvent) error {
-	data, err := l.current()
+	data, etag, err := l.current()
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(data)
 	h := e.Response.Header()
 	h.Set("Content-Type", "image/png")
 	h.Set("Cache-Control", "public, max-age=3600")
-	h.Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
+	h.Set("ETag", etag)
 	http.ServeContent(e.Response, e.Request, "logo.png", time.Time{}, bytes.NewReader(data))
 	return nil
 }
 
-// current is the PNG of the charity's uploaded logo, or the built-in one.
-// An upload that can't be drawn (Validate refuses those, but one saved
-// before, or a file gone from storage) falls back to the built-in logo.
-func (l *Logo) current() ([]byte, error) {
+// current is the PNG of the charity's uploaded logo, or the built-in one,
+// with its ETag. An upload that can't be drawn (Validate refuses those, but
+// one saved before, or a file gone from storage) falls back to the built-in
+// logo.
+func (l *Logo) current() (data []byte, etag string, err error) {
 	recs, err := l.App.FindRecordsByFilter(vocab.Charity, "", "created", 1, 0)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if len(recs) == 0 || recs[0].GetString("logo") == "" {
-		return fs.ReadFile(l.Static, "logo.png")
+		if data, err = fs.ReadFile(l.Static, "logo.png"); err != nil {
+			return nil, "", err
+		}
+		return data, etagOf(data), nil
 	}
 	name := recs[0].GetString("logo")
 	key := recs[0].BaseFilesPath() + "/" + name
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.key == key {
-		return l.png, nil
+		return l.png, l.etag, nil
 	}
-	data, err := l.draw(key, name)
+	data, err = l.draw(key, name)
 	if err != nil {
 		l.App.Logger().Warn("the charity's logo can't be drawn for email; using the built-in one", "file", name, "error", err.Error())
 		if data, err = fs.ReadFile(l.Static, "logo.png"); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
-	l.key, l.png = key, data
-	return data, nil
+	l.key, l.png, l.etag = key, data, etagOf(data)
+	return l.png, l.etag, nil
+}
+
+// etagOf is the quoted ETag the logo is served with.
+func etagOf(png []byte) string {
+	sum := sha256.Sum256(png)
+	return `"` + hex.EncodeToString(sum[:8]) + `"`
 }
 
 func (l *Logo) draw(key, name string) ([]byte, error) {
