@@ -6,6 +6,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"supportercrm/internal/bounces"
 	"supportercrm/internal/testkit"
 	"supportercrm/internal/vocab"
 	"supportercrm/pb_hooks"
@@ -61,4 +62,26 @@ func record(t testing.TB, app core.App, coll, id string) *core.Record {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// resend sends one more campaign to every subscriber and waits until it is
+// sent.
+func resend(t testing.TB, env *testkit.Env, subject string) *core.Record {
+	t.Helper()
+	c := testkit.DueCampaign(t, env.App, subject, "Dear {{.FirstName}}, more news.")
+	testkit.Eventually(t, 60*time.Second, func() bool {
+		r, err := env.App.FindRecordById(vocab.Campaigns, c.Id)
+		return err == nil && r.GetString("status") == vocab.CampaignSent
+	})
+	return record(t, env.App, vocab.Campaigns, c.Id)
+}
+
+// process applies a report or fails the test.
+func process(t testing.TB, app core.App, r bounces.Report) bounces.Outcome {
+	t.Helper()
+	out, err := bounces.Process(app, r)
+	if err != nil {
+		t.Fatalf("Process(%+v): %v", r, err)
+	}
+	return out
 }

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"supportercrm/internal/clip"
+	"supportercrm/internal/outbox"
 	"supportercrm/internal/vocab"
 )
 
@@ -296,28 +298,37 @@ func (a *applier) hard() error {
 			a.effects = append(a.effects, "message bounced")
 		}
 	}
-	if err := a.bounceSupporter(true); err != nil {
+	if err := a.countBounce(); err != nil {
+		return err
+	}
+	if err := a.markBounced(); err != nil {
 		return err
 	}
 	return a.suppress(vocab.SuppressHardBounce)
 }
 
-// bounceSupporter counts a bounce on the supporter and, when mark is set,
-// makes a subscribed (or pending) supporter bounced: a bounce never undoes
-// an unsubscribe or a complaint.
-func (a *applier) bounceSupporter(mark bool) error {
+// countBounce adds one to the supporter's bounce count.
+func (a *applier) countBounce() error {
 	if a.sup == nil {
 		return nil
 	}
-	status := "[[status]]"
-	if mark {
-		status = "iif([[status]] IN ({:subscribed}, {:pending}), {:bounced}, [[status]])"
+	_, err := a.exec("UPDATE {{"+vocab.Supporters+"}} SET [[bounce_count]] = [[bounce_count]] + 1, [[updated]] = {:now} WHERE [[id]] = {:id}",
+		dbx.Params{"now": a.now, "id": a.sup.Id})
+	return err
+}
+
+// markBounced makes a subscribed (or pending) supporter bounced: a bounce
+// never undoes an unsubscribe or a complaint.
+func (a *applier) markBounced() error {
+	if a.sup == nil {
+		return nil
 	}
-	if _, err := a.exec("UPDATE {{"+vocab.Supporters+"}} SET [[bounce_count]] = [[bounce_count]] + 1, [[status]] = "+status+", [[updated]] = {:now} WHERE [[id]] = {:id}",
-		dbx.Params{"subscribed": vocab.StatusSubscribed, "pending": vocab.StatusPending, "bounced": vocab.StatusBounced, "now": a.now, "id": a.sup.Id}); err != nil {
+	n, err := a.exec("UPDATE {{"+vocab.Supporters+"}} SET [[status]] = {:bounced}, [[updated]] = {:now} WHERE [[id]] = {:id} AND [[status]] IN ({:subscribed}, {:pending})",
+		dbx.Params{"subscribed": vocab.StatusSubscribed, "pending": vocab.StatusPending, "bounced": vocab.StatusBounced, "now": a.now, "id": a.sup.Id})
+	if err != nil {
 		return err
 	}
-	if mark && (a.sup.GetString("status") == vocab.StatusSubscribed || a.sup.GetString("status") == vocab.StatusPending) {
+	if n > 0 {
 		a.effects = append(a.effects, "supporter bounced")
 	}
 	return nil
@@ -341,12 +352,135 @@ func (a *applier) suppress(reason string) error {
 	return nil
 }
 
+// soft counts a temporary failure; SoftLimit of them, each about a
+// different message, within SoftWindow of this one make the supporter
+// bounced (retries of one message are one problem, not several).
 func (a *applier) soft() error {
-	return fmt.Errorf("bounces: soft bounces are not handled yet")
+	if a.sup == nil {
+		return nil
+	}
+	if err := a.countBounce(); err != nil {
+		return err
+	}
+	var others int
+	err := a.tx.DB().NewQuery("SELECT count(DISTINCT [[ref]]) FROM {{"+vocab.BounceReports+"}} WHERE [[supporter]] = {:s} AND [[kind]] = {:soft} AND [[ref]] != {:ref} AND [[reported_at]] > {:since}").
+		Bind(dbx.Params{"s": a.sup.Id, "soft": string(Soft), "ref": a.t.ref, "since": stamp(a.r.At.Add(-a.s.SoftWindow))}).Row(&others)
+	if err != nil {
+		return err
+	}
+	a.effects = append(a.effects, fmt.Sprintf("soft bounce %d of %d", min(others+1, a.s.SoftLimit), a.s.SoftLimit))
+	if others+1 < a.s.SoftLimit {
+		return nil
+	}
+	return a.markBounced()
 }
 
+// complaint withdraws the supporter's consent (the complaint is their
+// objection, PECR and UK GDPR alike), suppresses the address, stops their
+// queued mail and counts the complaint on the campaign.
 func (a *applier) complaint() error {
-	return fmt.Errorf("bounces: complaints are not handled yet")
+	if a.sup != nil && a.sup.GetString("status") != vocab.StatusComplained {
+		if err := a.withdraw(); err != nil {
+			return err
+		}
+	}
+	if err := a.suppress(vocab.SuppressComplained); err != nil {
+		return err
+	}
+	if a.t.campaign == "" {
+		return nil
+	}
+	if _, err := a.exec("UPDATE {{"+vocab.Campaigns+"}} SET [[complaints]] = [[complaints]] + 1, [[updated]] = {:now} WHERE [[id]] = {:id}",
+		dbx.Params{"now": a.now, "id": a.t.campaign}); err != nil {
+		return err
+	}
+	return a.checkRate()
+}
+
+func (a *applier) withdraw() error {
+	sup := a.sup
+	topics := sup.GetStringSlice("topics")
+	sup.Set("status", vocab.StatusComplained)
+	if sup.GetDateTime("unsubscribed_at").IsZero() {
+		sup.Set("unsubscribed_at", a.now)
+	}
+	if err := a.tx.Save(sup); err != nil {
+		return err
+	}
+	col, err := a.tx.FindCachedCollectionByNameOrId(vocab.Consents)
+	if err != nil {
+		return err
+	}
+	slugs := []string{}
+	if len(topics) > 0 {
+		if err := a.tx.DB().Select("slug").From(vocab.Topics).Where(dbx.HashExp{"id": list(topics)}).OrderBy("slug").Column(&slugs); err != nil {
+			return err
+		}
+	}
+	basis := vocab.BasisConsent // the basis the supporter's last grant rested on
+	_ = a.tx.DB().Select("basis").From(vocab.Consents).Where(dbx.HashExp{"supporter": sup.Id, "action": vocab.ActionGrant}).
+		OrderBy("created DESC").Limit(1).Row(&basis)
+	c := core.NewRecord(col)
+	c.Set("supporter", sup.Id)
+	c.Set("email", sup.GetString("email"))
+	c.Set("action", vocab.ActionWithdraw)
+	c.Set("basis", basis)
+	c.Set("topics", topics)
+	c.Set("topic_slugs", slugs)
+	c.Set("method", vocab.MethodComplaint)
+	c.Set("wording", "Reported our email as spam ("+a.r.Source+").")
+	if err := a.tx.Save(c); err != nil {
+		return fmt.Errorf("failed to record the complaint's withdrawal: %w", err)
+	}
+	if _, err := outbox.CancelQueued(a.tx, sup.Id); err != nil {
+		return err
+	}
+	a.effects = append(a.effects, "supporter complained", "consent withdrawn")
+	return nil
+}
+
+// checkRate tells the admins, once per campaign, when its complaints pass
+// ComplaintRate of the messages it delivered.
+func (a *applier) checkRate() error {
+	var c struct {
+		Name       string `db:"name"`
+		Sent       int    `db:"sent"`
+		Complaints int    `db:"complaints"`
+		Alerted    string `db:"complaint_alerted_at"`
+	}
+	if err := a.tx.DB().Select("name", "sent", "complaints", "complaint_alerted_at").From(vocab.Campaigns).Where(dbx.HashExp{"id": a.t.campaign}).One(&c); err != nil {
+		return err
+	}
+	if c.Alerted != "" || float64(c.Complaints) <= a.s.ComplaintRate*float64(c.Sent) {
+		return nil
+	}
+	if _, err := a.exec("UPDATE {{"+vocab.Campaigns+"}} SET [[complaint_alerted_at]] = {:now} WHERE [[id]] = {:id}", dbx.Params{"now": a.now, "id": a.t.campaign}); err != nil {
+		return err
+	}
+	subject := fmt.Sprintf("Complaints about %q passed %.1f%%", clip.Runes(c.Name, 100), 100*a.s.ComplaintRate)
+	text := fmt.Sprintf("%d of the %d people who received the campaign %q have reported it as spam (%.2f%%).\n\n"+
+		"Gmail, Yahoo and Outlook start to refuse a sender's mail when complaints pass 0.3%%. Each person who complained "+
+		"is unsubscribed and will not be mailed again. Before the next send, check that everyone on the list asked for this "+
+		"mail, and that the unsubscribe link is easy to find.\n", c.Complaints, c.Sent, c.Name, 100*float64(c.Complaints)/float64(max(c.Sent, 1)))
+	if a.s.Alert != nil {
+		a.s.Alert(a.tx, subject, text)
+	}
+	a.alerted = true
+	a.effects = append(a.effects, "admins alerted")
+	return nil
+}
+
+func list(ids []string) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
+}
+
+// stamp is t as PocketBase stores dates.
+func stamp(t time.Time) string {
+	return t.UTC().Format(types.DefaultDateLayout)
 }
 
 // keep stores the report, without addresses, in bounce_reports.
