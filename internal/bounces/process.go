@@ -363,7 +363,7 @@ func (a *applier) soft() error {
 		return err
 	}
 	var others int
-	err := a.tx.DB().NewQuery("SELECT count(DISTINCT [[ref]]) FROM {{"+vocab.BounceReports+"}} WHERE [[supporter]] = {:s} AND [[kind]] = {:soft} AND [[ref]] != {:ref} AND [[reported_at]] > {:since}").
+	err := a.tx.DB().NewQuery("SELECT count(DISTINCT [[ref]]) FROM {{" + vocab.BounceReports + "}} WHERE [[supporter]] = {:s} AND [[kind]] = {:soft} AND [[ref]] != {:ref} AND [[reported_at]] > {:since}").
 		Bind(dbx.Params{"s": a.sup.Id, "soft": string(Soft), "ref": a.t.ref, "since": stamp(a.r.At.Add(-a.s.SoftWindow))}).Row(&others)
 	if err != nil {
 		return err
