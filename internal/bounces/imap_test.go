@@ -3,6 +3,7 @@ package bounces_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 
@@ -10,6 +11,7 @@ import (
 	"supportercrm/internal/signup"
 	"supportercrm/internal/testkit"
 	"supportercrm/internal/vocab"
+	"supportercrm/pb_hooks"
 )
 
 // mailbox fills the IMAP server with one of every fixture, each about a
@@ -142,5 +144,24 @@ func TestIMAPReaderSettings(t *testing.T) {
 	}
 	if n, _ := srv.count(t, "INBOX"); n != 1 {
 		t.Errorf("INBOX holds %d, want its 1", n)
+	}
+}
+
+// Wired into the app, the reader runs on its cron spec: a DSN delivered to
+// the mailbox bounces the supporter within a few runs.
+func TestIMAPReaderOnSchedule(t *testing.T) {
+	srv := startIMAP(t)
+	env := start(t, func(c *pb_hooks.Config) {
+		c.Bounces.IMAP = srv.config("Processed")
+		c.Bounces.IMAPSpec = "@every 1s"
+	})
+	c, sups := sendCampaign(t, env, 1)
+	sup := sups[0]
+	srv.deliver(t, fixture(t, "text_exim.eml", env.SMTP.To(sup.GetString("email"))[0].From, sup.GetString("email"), "unknown@example.org"))
+	testkit.Eventually(t, 20*time.Second, func() bool {
+		return record(t, env.App, vocab.Supporters, sup.Id).GetString("status") == vocab.StatusBounced
+	})
+	if d := delivery(t, env.App, c.Id, sup.Id); d.GetString("status") != vocab.DeliveryBounced {
+		t.Errorf("delivery is %s", d.GetString("status"))
 	}
 }

@@ -149,6 +149,18 @@ func TestReportAfterErasure(t *testing.T) {
 	if ok, _ := signup.IsSuppressed(env.App, sup.GetString("email")); !ok {
 		t.Error("the erased address is no longer suppressed")
 	}
+
+	// A report kept before the erasure loses what the server said, and
+	// keeps its codes.
+	other := sups[1]
+	process(t, env.App, bounces.Report{Kind: bounces.Soft, Recipient: other.GetString("email"), Status: "4.2.2", Diagnostic: "smtp; 452 4.2.2 Mailbox of Sam Reader full", Source: "imap"})
+	if _, err := (&erasure.Eraser{App: env.App, Hash: signup.HashEmail}).Erase(other.Id); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := env.App.FindFirstRecordByData(vocab.BounceReports, "supporter", other.Id)
+	if err != nil || kept.GetString("diagnostic") != "" || kept.GetString("status") != "4.2.2" {
+		t.Errorf("report after erasure: %v %v, want its status and no diagnostic", kept, err)
+	}
 }
 
 // A report that names nothing we sent, or carries a forged VERP token,
