@@ -1,6 +1,8 @@
 package bounces_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,7 +11,9 @@ import (
 
 // fixture reads testdata/name with the placeholders filled in: the VERP
 // address the report came back to, the recipient, and the Message-ID of the
-// message that bounced. Lines end in CRLF, as on the wire.
+// message that bounced; the report's own Message-ID gets a part made from
+// them, so reports about different messages differ and a copy is the same.
+// Lines end in CRLF, as on the wire.
 func fixture(t testing.TB, name, token, rcpt, msgID string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", name))
@@ -17,7 +21,8 @@ func fixture(t testing.TB, name, token, rcpt, msgID string) []byte {
 		t.Fatal(err)
 	}
 	local, _, _ := strings.Cut(rcpt, "@")
-	s := strings.NewReplacer("{{TOKEN}}", token, "{{RCPT}}", rcpt, "{{MSGID}}", msgID, "{{LOCAL}}", local).Replace(string(raw))
+	sum := sha256.Sum256([]byte(name + token + rcpt + msgID))
+	s := strings.NewReplacer("{{TOKEN}}", token, "{{RCPT}}", rcpt, "{{MSGID}}", msgID, "{{LOCAL}}", local, "{{ID}}", hex.EncodeToString(sum[:6])).Replace(string(raw))
 	return []byte(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n"))
 }
 
