@@ -153,7 +153,7 @@ func TestReportAfterErasure(t *testing.T) {
 	// A report kept before the erasure loses what the server said, and
 	// keeps its codes.
 	other := sups[1]
-	process(t, env.App, bounces.Report{Kind: bounces.Soft, Recipient: other.GetString("email"), Status: "4.2.2", Diagnostic: "smtp; 452 4.2.2 Mailbox of Sam Reader full", Source: "imap"})
+	process(t, env.App, bounces.Report{Kind: bounces.Soft, Recipient: other.GetString("email"), Status: "4.2.2", Diagnostic: "smtp; 452 4.2.2 Mailbox of Sam Reader full", Source: "ses"})
 	if _, err := (&erasure.Eraser{App: env.App, Hash: signup.HashEmail}).Erase(other.Id); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,9 @@ func TestReportAfterErasure(t *testing.T) {
 }
 
 // A report that names nothing we sent, or carries a forged VERP token,
-// changes nothing; a bad report is an error that changes nothing.
+// changes nothing; nor does mail that names a supporter's address alone
+// (anyone can send it), while a signed webhook's report may. A bad report
+// is an error that changes nothing.
 func TestUnmatchedForgedAndBadReports(t *testing.T) {
 	env := start(t, nil)
 	_, sups := sendCampaign(t, env, 1)
@@ -174,7 +176,9 @@ func TestUnmatchedForgedAndBadReports(t *testing.T) {
 	for _, r := range []bounces.Report{
 		{Kind: bounces.Hard, Token: forged, Status: "5.1.1", Source: "imap"},
 		{Kind: bounces.Hard, MessageID: "<never@sent.example>", Source: "imap"},
-		{Kind: bounces.Complaint, Recipient: "stranger@example.net", Source: "imap"},
+		{Kind: bounces.Complaint, Recipient: "stranger@example.net", Source: "ses"},
+		{Kind: bounces.Complaint, Recipient: sups[0].GetString("email"), Source: "imap"},
+		{Kind: bounces.Hard, Token: forged, Recipient: sups[0].GetString("email"), Source: "smtp"},
 	} {
 		if out := process(t, env.App, r); out.Action != bounces.Unmatched {
 			t.Errorf("%+v: %+v, want unmatched", r, out)
@@ -192,6 +196,9 @@ func TestUnmatchedForgedAndBadReports(t *testing.T) {
 	}
 	if after := testkit.Dump(t, env.App, vocab.Supporters, vocab.Deliveries, vocab.Campaigns, vocab.Suppressions, vocab.BounceReports); after != before {
 		t.Error("an unmatched or bad report changed the data")
+	}
+	if out := process(t, env.App, bounces.Report{Kind: bounces.Hard, Recipient: strings.ToUpper(sups[0].GetString("email")), Source: "ses", EventID: "ses-1"}); out.Action != bounces.Applied || out.Supporter != sups[0].Id {
+		t.Errorf("a webhook's report by recipient: %+v, want it applied to the supporter", out)
 	}
 }
 

@@ -25,7 +25,9 @@ const (
 
 // Report is one bounce or complaint about one message, from any source.
 // Any one of Token, MessageID and Recipient is enough to find the message;
-// they are tried in that order.
+// they are tried in that order. Recipient alone places a report only from
+// a source that authenticates its reports (a signed webhook): mail anyone
+// can send (Source "imap" or "smtp") must carry the token or Message-ID.
 type Report struct {
 	Kind Kind
 	// Recipient is the address reported on, when the report gives it (RFC
