@@ -1,6 +1,7 @@
 package bounces_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -227,5 +228,32 @@ func TestNoVERPMatchesByMessageIDAndOutbox(t *testing.T) {
 	}
 	if got := record(t, env.App, vocab.Outbox, ob.ID); got.GetString("status") != vocab.OutboxFailed || !strings.Contains(got.GetString("last_error"), "5.1.1") {
 		t.Errorf("outbox row %s %q", got.GetString("status"), got.GetString("last_error"))
+	}
+}
+
+// Transactional mail names its outbox row in its envelope sender too: a
+// prose bounce that quotes nothing but comes back to that address fails
+// the confirmation and bounces the pending supporter.
+func TestOutboxVERP(t *testing.T) {
+	env := start(t, nil)
+	if status, body := env.PostJSON(t, "/api/subscribe", `{"email":"gone@example.org","topics":["newsletter"],"consent":true}`); status != 202 {
+		t.Fatalf("signup = %d %s", status, body)
+	}
+	m := env.SMTP.WaitFor(t, "gone@example.org", 1, 10*time.Second)[0]
+	if !strings.HasPrefix(m.From, "bounces+o") || !strings.HasSuffix(m.From, "@"+bounceDomain) {
+		t.Fatalf("envelope sender %q, want a VERP address naming the outbox row", m.From)
+	}
+	var id string
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		return env.App.DB().NewQuery("SELECT id FROM outbox WHERE status = 'sent' AND [[to]] = 'gone@example.org'").Row(&id) == nil
+	})
+	raw := fixture(t, "text_exim.eml", m.From, "gone@example.org", "not-quoted@example.org")
+	got, err := bounces.Parse(bytes.NewReader(raw), "imap", "")
+	if err != nil || len(got.Reports) != 1 {
+		t.Fatalf("parse: %+v %v", got, err)
+	}
+	out := process(t, env.App, got.Reports[0])
+	if out.Outbox != id || out.SupporterStatus != vocab.StatusBounced || !out.Suppressed {
+		t.Fatalf("outcome %+v, want outbox row %s, supporter bounced, suppressed", out, id)
 	}
 }
