@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/mail"
 	"slices"
 	"testing"
 	"time"
 
 	"supportercrm/internal/bounces"
+	"supportercrm/internal/mailsend"
 	"supportercrm/internal/signup"
 	"supportercrm/internal/testkit"
 	"supportercrm/internal/vocab"
@@ -142,4 +144,34 @@ func BenchmarkReportToSuppression(b *testing.B) {
 	fmt.Printf("FIGURE report to suppression by SMTP: p50 %.1f ms, p95 %.1f ms, max %.1f ms (%d reports); "+
 		"by IMAP: %.1f ms for the run that finds it, after up to one CRM_BOUNCE_IMAP_SPEC interval\n",
 		pct(0.5), pct(0.95), pct(1), len(lat), float64(imapRun.Microseconds())/1000)
+}
+
+// BenchmarkEnvelopeSender prints what VERP adds to each campaign message:
+// making the signed address, and building the message with it, beside
+// building it without.
+//
+//	go test ./internal/bounces/ -run '^$' -bench EnvelopeSender
+func BenchmarkEnvelopeSender(b *testing.B) {
+	addrs := bounces.Addresses{Signer: testkit.Signer(b), Domain: bounceDomain}
+	m := &mailsend.Message{
+		From: mail.Address{Name: "Lanternhouse Trust", Address: "news@lanternhouse.org.uk"}, To: mail.Address{Name: "Sam Reader", Address: "sam@example.org"},
+		Subject: "Winter news", Text: "Dear Sam, thank you.", HTML: "<p>Dear Sam, thank you.</p>", MessageID: "abc@lanternhouse.org.uk",
+	}
+	b.Run("address", func(b *testing.B) {
+		for range b.N {
+			_ = addrs.Delivery("dabc123def456gh")
+		}
+	})
+	for _, verp := range []bool{false, true} {
+		b.Run(fmt.Sprintf("verp=%v", verp), func(b *testing.B) {
+			for range b.N {
+				if verp {
+					m.EnvelopeFrom = addrs.Delivery("dabc123def456gh")
+				}
+				if _, err := mailsend.Build(m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
