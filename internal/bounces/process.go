@@ -281,18 +281,8 @@ func (a *applier) note() string {
 
 func (a *applier) hard() error {
 	if a.t.delivery != "" {
-		n, err := a.exec("UPDATE {{"+vocab.Deliveries+"}} SET [[status]] = {:bounced}, [[last_error]] = {:why}, [[updated]] = {:now} WHERE [[id]] = {:id} AND [[status]] = {:sent}",
-			dbx.Params{"bounced": vocab.DeliveryBounced, "sent": vocab.DeliverySent, "why": "bounced after sending: " + a.r.Status, "now": a.now, "id": a.t.delivery})
-		if err != nil {
+		if err := a.bounceDelivery(); err != nil {
 			return err
-		}
-		if n > 0 {
-			// The delivery moves from sent to bounced, and so does its count.
-			if _, err := a.exec("UPDATE {{"+vocab.Campaigns+"}} SET [[sent]] = max([[sent]] - 1, 0), [[bounced]] = [[bounced]] + 1, [[updated]] = {:now} WHERE [[id]] = {:id}",
-				dbx.Params{"now": a.now, "id": a.t.campaign}); err != nil {
-				return err
-			}
-			a.effects = append(a.effects, "delivery bounced")
 		}
 	}
 	if a.t.outbox != "" {
@@ -312,6 +302,35 @@ func (a *applier) hard() error {
 		return err
 	}
 	return a.suppress(vocab.SuppressHardBounce)
+}
+
+// bounceDelivery marks the delivery bounced and moves its count. A
+// delivery still queued was handed to the relay but its result is not yet
+// written (the engine records results in batches, and a local relay can
+// bounce at once): the engine will find it bounced and count nothing, so
+// only the bounce is counted here.
+func (a *applier) bounceDelivery() error {
+	var status string
+	if err := a.tx.DB().Select("status").From(vocab.Deliveries).Where(dbx.HashExp{"id": a.t.delivery}).Row(&status); err != nil {
+		return err
+	}
+	if status != vocab.DeliverySent && status != vocab.DeliveryQueued {
+		return nil // bounced already at send time, failed or skipped
+	}
+	if _, err := a.exec("UPDATE {{"+vocab.Deliveries+"}} SET [[status]] = {:bounced}, [[last_error]] = {:why}, [[updated]] = {:now} WHERE [[id]] = {:id}",
+		dbx.Params{"bounced": vocab.DeliveryBounced, "why": "bounced after sending: " + a.r.Status, "now": a.now, "id": a.t.delivery}); err != nil {
+		return err
+	}
+	sent := "[[sent]]"
+	if status == vocab.DeliverySent {
+		sent = "max([[sent]] - 1, 0)"
+	}
+	if _, err := a.exec("UPDATE {{"+vocab.Campaigns+"}} SET [[sent]] = "+sent+", [[bounced]] = [[bounced]] + 1, [[updated]] = {:now} WHERE [[id]] = {:id}",
+		dbx.Params{"now": a.now, "id": a.t.campaign}); err != nil {
+		return err
+	}
+	a.effects = append(a.effects, "delivery bounced")
+	return nil
 }
 
 // countBounce adds one to the supporter's bounce count.
