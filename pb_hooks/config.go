@@ -48,6 +48,8 @@ type Config struct {
 	// PendingRetention is how long a signup that was never confirmed is kept
 	// (env CRM_PENDING_RETENTION_DAYS, default 30).
 	PendingRetention time.Duration
+	// Bounces is bounce and complaint handling (env CRM_BOUNCE_*).
+	Bounces BounceConfig
 	// PprofAddr, when set, serves net/http/pprof there with block and mutex
 	// profiling on (env CRM_PPROF_ADDR, loopback only, e.g. 127.0.0.1:6060).
 	PprofAddr string
@@ -67,6 +69,9 @@ func ConfigFromEnv() (Config, error) {
 		return c, err
 	}
 	if c.SMTP, err = outbox.ConnectionsFromEnv(); err != nil {
+		return c, err
+	}
+	if c.Bounces, err = bounceConfigFromEnv(); err != nil {
 		return c, err
 	}
 	if v := os.Getenv("CRM_SMTP_CONNECTIONS"); v != "" {

@@ -62,13 +62,15 @@ func Register(app core.App, cfg Config) error {
 		cfg.Outbox.UnsubscribeMailto = cfg.Campaigns.UnsubscribeMailto
 	}
 	outbox.BindAppURLNotice(app)
+	returnPaths := bindBounces(app, cfg.Bounces, signer)
+	cfg.Outbox.ReturnPath = returnPaths.Outbox
 	dial := outbox.DialSettings(app, &cfg.SMTP)
 	worker := outbox.NewWorker(app, cfg.Outbox, dial)
 	bindPrivacy(app, cfg, signer, set, identity.Get, worker.Wake)
 	alert := func(subject, text string) { alertStaff(app, subject, text) }
 	engine := &campaigns.Engine{
 		App: app, Config: cfg.Campaigns, Dial: dial, Signer: signer,
-		Identity: identity.Get, Layouts: layouts, Hash: signup.HashEmail, Alert: alert,
+		Identity: identity.Get, Layouts: layouts, Hash: signup.HashEmail, Alert: alert, ReturnPath: returnPaths.Delivery,
 		Funcs: func() map[string]any { return events.Funcs(app, time.Now) },
 	}
 	fb, err := newFacebook(app, cfg.Facebook, alert)

@@ -123,6 +123,9 @@ type Engine struct {
 	Hash func(email string) string
 	// Alert tells staff something needs them (e.g. a campaign paused itself).
 	Alert func(subject, text string)
+	// ReturnPath, when set, gives a delivery's envelope sender (VERP), so
+	// its bounces name it; "" keeps the From address.
+	ReturnPath func(deliveryID string) string
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc

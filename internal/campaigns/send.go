@@ -334,6 +334,10 @@ func (r *runner) message(j job, bufs *msgBufs) (*mailsend.Message, error) {
 	if r.e.Config.UnsubscribeMailto != "" {
 		listUnsub += ", <mailto:" + r.e.Config.UnsubscribeMailto + "?subject=unsubscribe>"
 	}
+	var returnPath string
+	if r.e.ReturnPath != nil {
+		returnPath = r.e.ReturnPath(j.ID)
+	}
 	return &mailsend.Message{
 		From:      r.from,
 		To:        mail.Address{Name: strings.TrimSpace(j.FirstName + " " + j.LastName), Address: j.Email},
@@ -347,6 +351,7 @@ func (r *runner) message(j job, bufs *msgBufs) (*mailsend.Message, error) {
 			{Name: "List-Id", Value: r.listID},
 			{Name: "Precedence", Value: "bulk"},
 		},
+		EnvelopeFrom: returnPath,
 	}, nil
 }
 

@@ -66,6 +66,9 @@ type Message struct {
 	Text      string
 	MessageID string // without angle brackets; generated when empty
 	Headers   []Header
+	// EnvelopeFrom is the SMTP MAIL FROM (the Return-Path), when it is not
+	// From: a VERP address naming the message, for its bounces.
+	EnvelopeFrom string
 }
 
 // Sender is what the outbox and the campaign engine depend on.
@@ -278,6 +281,14 @@ func Build(m *Message) (*gomail.Msg, error) {
 			return nil, &Error{Unsendable: true, Reason: "invalid reply-to address", Err: err}
 		}
 		msg.ReplyToMailAddress(rt)
+	}
+	if m.EnvelopeFrom != "" {
+		if err := addrSpec(m.EnvelopeFrom); err != nil {
+			return nil, &Error{Unsendable: true, Reason: "invalid envelope sender", Err: err}
+		}
+		if err := msg.EnvelopeFrom(m.EnvelopeFrom); err != nil {
+			return nil, &Error{Unsendable: true, Reason: "invalid envelope sender", Err: err}
+		}
 	}
 	msg.Subject(oneLine(m.Subject))
 	id := m.MessageID

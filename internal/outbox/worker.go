@@ -51,6 +51,9 @@ type Config struct {
 	// UnsubscribeMailto, when set, adds a mailto to the List-Unsubscribe of
 	// mail that has an unsubscribe link, as campaigns do (CRM_UNSUBSCRIBE_MAILTO).
 	UnsubscribeMailto string
+	// ReturnPath, when set, gives a message's envelope sender (VERP), so its
+	// bounces name it; "" keeps the From address.
+	ReturnPath func(outboxID string) string
 }
 
 func (c Config) withDefaults() Config {
@@ -224,6 +227,9 @@ func (w *Worker) sendBatch(ctx context.Context, due []string) (sent int, err err
 			}
 		}
 		msg := c.message(from, links, w.cfg.UnsubscribeMailto)
+		if w.cfg.ReturnPath != nil {
+			msg.EnvelopeFrom = w.cfg.ReturnPath(c.ID)
+		}
 		// Send with a context that outlives shutdown so an in-flight message
 		// is finished and recorded.
 		sendErr := conn.Send(context.WithoutCancel(ctx), msg)

@@ -10,6 +10,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -37,6 +38,9 @@ const (
 	// mail. The links of the retired year-long purpose "gift_aid" (signed by
 	// preferences pages) fail as another purpose's.
 	GiftAid Purpose = "gift_aid_link"
+	// Bounce names a sent message in its envelope sender (VERP), so a
+	// bounce or complaint maps back to it. See SignCompact.
+	Bounce Purpose = "bounce"
 )
 
 // Lifetimes: confirm links expire after a week; unsubscribe and preferences
@@ -122,6 +126,43 @@ func (s *Signer) Verify(p Purpose, token string) (Claims, error) {
 		return Claims{}, ErrExpired
 	}
 	return c, nil
+}
+
+// compactMAC is how much of the HMAC a compact token keeps: 80 bits, as 16
+// base32 characters.
+const compactMAC = 10
+
+// compactEnc is lowercase base32 without padding: mail systems may fold the
+// case of an address's local part, and a compact token must survive that.
+var compactEnc = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// SignCompact returns "subject.mac", a token short enough for an address's
+// local part (64 characters at most) and made of lowercase letters, digits
+// and one dot. It never expires: it names a message that was sent, for
+// reports about it that may come days later, and grants nothing else.
+// Subjects must be lowercase letters and digits (record ids).
+func (s *Signer) SignCompact(p Purpose, subject string) string {
+	return subject + "." + s.compactMAC(p, subject)
+}
+
+// VerifyCompact checks a SignCompact token, in any letter case, and returns
+// its subject.
+func (s *Signer) VerifyCompact(p Purpose, token string) (string, error) {
+	token = strings.ToLower(token)
+	subject, mac, ok := strings.Cut(token, ".")
+	if !ok || subject == "" || len(token) > 64 || strings.Contains(mac, ".") {
+		return "", ErrMalformed
+	}
+	if !hmac.Equal([]byte(s.compactMAC(p, subject)), []byte(mac)) {
+		return "", ErrSignature
+	}
+	return subject, nil
+}
+
+func (s *Signer) compactMAC(p Purpose, subject string) string {
+	h := hmac.New(sha256.New, s.key)
+	h.Write([]byte("compact." + string(p) + "." + subject))
+	return compactEnc.EncodeToString(h.Sum(nil)[:compactMAC])
 }
 
 func (s *Signer) mac(payload string) string {

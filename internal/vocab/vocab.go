@@ -51,10 +51,11 @@ const (
 	MethodPreferences  = "preferences"
 	MethodLink         = "unsubscribe_link"
 	MethodOneClick     = "one_click"
+	MethodComplaint    = "complaint" // the supporter reported a message as spam
 )
 
 // ConsentMethods lists every capture method.
-var ConsentMethods = []string{MethodWebForm, MethodEmbeddedForm, MethodAPI, MethodImport, MethodStaff, MethodPreferences, MethodLink, MethodOneClick}
+var ConsentMethods = []string{MethodWebForm, MethodEmbeddedForm, MethodAPI, MethodImport, MethodStaff, MethodPreferences, MethodLink, MethodOneClick, MethodComplaint}
 
 // Outbox statuses. A sending message is one a worker has claimed and is
 // handing to the relay; its next_attempt_at is when the claim runs out and
@@ -100,6 +101,10 @@ const (
 	Campaigns  = "campaigns"
 	Deliveries = "deliveries"
 )
+
+// BounceReports keeps each bounce and complaint report that was applied:
+// the supporter's timeline shows them, and a report seen again is known.
+const BounceReports = "bounce_reports"
 
 // Campaign statuses.
 const (
