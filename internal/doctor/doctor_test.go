@@ -200,7 +200,9 @@ func TestEachMissingOrWeakRecord(t *testing.T) {
 		{name: "DKIM key of 1024 bits", records: func(r []string) []string {
 			return without(r, dkimName, dkimRecord(dkimName, "v=DKIM1; p="+pubKey(weak)))
 		}, config: func(c *doctor.Config) { c.DKIMKey = &weak.PublicKey }, check: doctor.CheckDKIM, status: doctor.Warn, advice: "1024 bits"},
-		{name: "DKIM key garbled", records: func(r []string) []string { return without(r, dkimName, dkimName+` 300 IN TXT "v=DKIM1; p=!!notbase64"`) },
+		{name: "DKIM key garbled", records: func(r []string) []string {
+			return without(r, dkimName, dkimName+` 300 IN TXT "v=DKIM1; p=!!notbase64"`)
+		},
 			check: doctor.CheckDKIM, status: doctor.Fail, advice: "not base64"},
 		{name: "no DMARC", records: func(r []string) []string { return without(r, "_dmarc.") },
 			check: doctor.CheckDMARC, status: doctor.Fail, advice: "v=DMARC1; p=none", unready: []string{"Gmail", "Yahoo", "Outlook"}, needWord: "DMARC"},
