@@ -36,11 +36,11 @@ import (
 
 // Test secrets, as an admin would set them in CRM_WEBHOOK_*.
 const (
-	topicARN       = "arn:aws:sns:eu-west-2:123456789012:crm-bounces"
-	postmarkUser   = "postmark-hook"
-	postmarkPass   = "correct horse battery staple"
-	mailgunKey     = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
-	bounceDomain   = "bounces.example.org"
+	topicARN     = "arn:aws:sns:eu-west-2:123456789012:crm-bounces"
+	postmarkUser = "postmark-hook"
+	postmarkPass = "correct horse battery staple"
+	mailgunKey   = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+	bounceDomain = "bounces.example.org"
 )
 
 // world is a running app that has sent a campaign, with each provider's

@@ -44,6 +44,12 @@ type hookError struct {
 
 func (e *hookError) Error() string { return e.msg }
 
+// answer writes the refusal in PocketBase's error shape, but verbatim:
+// PocketBase would capitalise the message, and so the field names in it.
+func (he *hookError) answer(e *core.RequestEvent) error {
+	return e.JSON(he.status, map[string]any{"status": he.status, "message": he.msg, "data": map[string]any{}})
+}
+
 func unauthorized(format string, a ...any) error {
 	return &hookError{http.StatusUnauthorized, fmt.Sprintf(format, a...)}
 }
@@ -108,7 +114,7 @@ func (h *Hooks) serve(e *core.RequestEvent, provider string, parse func(r *http.
 		if he.status == http.StatusUnauthorized {
 			h.App.Logger().Warn("bounce webhook refused: bad signature", "provider", provider, "reason", he.msg)
 		}
-		return e.Error(he.status, he.msg, nil)
+		return he.answer(e)
 	}
 	if err != nil {
 		return err
@@ -119,7 +125,7 @@ func (h *Hooks) serve(e *core.RequestEvent, provider string, parse func(r *http.
 	t, err := h.apply(b)
 	if err != nil {
 		if errors.As(err, &he) {
-			return e.Error(he.status, he.msg, nil)
+			return he.answer(e)
 		}
 		return fmt.Errorf("failed to apply %s reports: %w", provider, err)
 	}

@@ -48,7 +48,7 @@ func sesComplaint(t testing.TB, m message, feedbackID string) string {
 		"notificationType": "Complaint",
 		"complaint": map[string]any{
 			"feedbackId": feedbackID, "complaintSubType": nil, "userAgent": "ExampleCorp Feedback Loop (V0.01)",
-			"complainedRecipients": []map[string]string{{"emailAddress": m.to}},
+			"complainedRecipients":  []map[string]string{{"emailAddress": m.to}},
 			"complaintFeedbackType": "abuse", "arrivalDate": "2026-12-03T10:01:00.000Z", "timestamp": "2026-12-03T10:02:00.000Z",
 		},
 		"mail": sesMail(m),
@@ -85,9 +85,9 @@ func mailgunEvent(t testing.TB, key string, ts time.Time, token string, m messag
 	data := map[string]any{
 		"id": id, "event": event, "timestamp": float64(ts.UnixMilli()) / 1000, "recipient": m.to, "recipient-domain": "example.org",
 		"log-level": "error", "tags": []string{"newsletter"},
-		"envelope":  map[string]string{"sender": m.envelopeFrom, "transport": "smtp", "targets": m.to},
-		"message":   map[string]any{"headers": map[string]string{"to": m.to, "message-id": m.messageID, "from": "news@example.org", "subject": "Winter news"}, "size": 6120},
-		"flags":     map[string]bool{"is-routed": false, "is-authenticated": true, "is-test-mode": false},
+		"envelope": map[string]string{"sender": m.envelopeFrom, "transport": "smtp", "targets": m.to},
+		"message":  map[string]any{"headers": map[string]string{"to": m.to, "message-id": m.messageID, "from": "news@example.org", "subject": "Winter news"}, "size": 6120},
+		"flags":    map[string]bool{"is-routed": false, "is-authenticated": true, "is-test-mode": false},
 	}
 	if event == "failed" {
 		data["severity"] = severity
