@@ -34,11 +34,11 @@ func bindBounceHooks(app core.App, cfg bouncehooks.Config) {
 	})
 }
 
-// DoctorConfig is what `doctor` checks for app: the sender and DKIM
+// doctorConfig is what `doctor` checks for app: the sender and DKIM
 // domains, the bounce domain, and an unsubscribe link to POST to. The link
 // is for a supporter already unsubscribed (or erased), so the check changes
 // nothing; with none, it names no supporter and only a redirect fails.
-func (c Config) DoctorConfig(app core.App) (doctor.Config, error) {
+func (c Config) doctorConfig(app core.App) (doctor.Config, error) {
 	s := app.Settings().Meta
 	dc := doctor.Config{AppURL: strings.TrimRight(s.AppURL, "/"), BounceDomain: c.Bounces.Domain, Resolver: os.Getenv("CRM_DNS_RESOLVER")}
 	if a, err := mail.ParseAddress(s.SenderAddress); err == nil {
@@ -63,6 +63,19 @@ func (c Config) DoctorConfig(app core.App) (doctor.Config, error) {
 	return dc, nil
 }
 
+// Doctor runs the deliverability check for app (resolver, when set,
+// overrides CRM_DNS_RESOLVER): for the CLI now and the staff console later.
+func (c Config) Doctor(ctx context.Context, app core.App, resolver string) (doctor.Report, error) {
+	dc, err := c.doctorConfig(app)
+	if err != nil {
+		return doctor.Report{}, err
+	}
+	if resolver != "" {
+		dc.Resolver = resolver
+	}
+	return doctor.Run(ctx, dc), nil
+}
+
 // doctorCommand is `doctor`: the deliverability check, printed, or as JSON.
 // It exits non-zero when a check fails, for scripts.
 func doctorCommand(app core.App, cfg Config) *cobra.Command {
@@ -74,16 +87,12 @@ func doctorCommand(app core.App, cfg Config) *cobra.Command {
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dc, err := cfg.DoctorConfig(app)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+			defer cancel()
+			rep, err := cfg.Doctor(ctx, app, resolver)
 			if err != nil {
 				return err
 			}
-			if resolver != "" {
-				dc.Resolver = resolver
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-			defer cancel()
-			rep := doctor.Run(ctx, dc)
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")

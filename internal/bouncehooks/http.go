@@ -20,7 +20,7 @@ const BodyLimit = 4 << 20
 type Hooks struct {
 	App    core.App
 	Config Config
-	// Now is the clock (Mailgun's replay window).
+	// Now is the clock (Mailgun's replay window, certificate validity).
 	Now   func() time.Time
 	certs certCache
 }
