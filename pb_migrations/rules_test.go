@@ -518,6 +518,28 @@ var rules = []row{
 	{coll: vocab.Schedules, act: del, role: comms, want: 404},
 	{coll: vocab.Schedules, act: del, role: admin, want: 204},
 	{coll: vocab.Schedules, act: del, role: super, want: 204},
+
+	// bounce_reports: admins read; only the app (and superusers) write.
+	{coll: vocab.BounceReports, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.BounceReports, act: list, role: comms, want: 200, sees: seesNone},
+	{coll: vocab.BounceReports, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.BounceReports, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.BounceReports, act: view, role: anon, want: 404},
+	{coll: vocab.BounceReports, act: view, role: comms, want: 404},
+	{coll: vocab.BounceReports, act: view, role: admin, want: 200},
+	{coll: vocab.BounceReports, act: view, role: super, want: 200},
+	{coll: vocab.BounceReports, act: create, role: anon, want: 403},
+	{coll: vocab.BounceReports, act: create, role: comms, want: 403},
+	{coll: vocab.BounceReports, act: create, role: admin, want: 403},
+	{coll: vocab.BounceReports, act: create, role: super, want: 200},
+	{coll: vocab.BounceReports, act: update, role: anon, want: 403},
+	{coll: vocab.BounceReports, act: update, role: comms, want: 403},
+	{coll: vocab.BounceReports, act: update, role: admin, want: 403},
+	{coll: vocab.BounceReports, act: update, role: super, want: 200},
+	{coll: vocab.BounceReports, act: del, role: anon, want: 403},
+	{coll: vocab.BounceReports, act: del, role: comms, want: 403},
+	{coll: vocab.BounceReports, act: del, role: admin, want: 403},
+	{coll: vocab.BounceReports, act: del, role: super, want: 204},
 }
 
 // Per-collection defaults: the JSON a create sends ({n} is a sequence number,
@@ -525,48 +547,50 @@ var rules = []row{
 // {campaign} a fresh draft campaign's id) and the field an update changes.
 var (
 	createBody = map[string]string{
-		vocab.Supporters:   `{"email":"new{n}@example.org","status":"pending"}`,
-		vocab.Topics:       `{"name":"New topic {n}","slug":"new-{n}","public":true}`,
-		vocab.Consents:     `{"supporter":"{supporter}","action":"grant","basis":"consent","method":"staff","wording":"I agree {n}"}`,
-		vocab.Outbox:       `{"to":"new{n}@example.org","kind":"test","subject":"Hello","status":"cancelled"}`,
-		vocab.Suppressions: `{"email_hash":"new{n}@example.org","reason":"manual"}`,
-		vocab.Staff:        `{"email":"new{n}@example.org","password":"a-long-password","passwordConfirm":"a-long-password","role":"comms"}`,
-		vocab.Charity:      `{"name":"Second {n}","postal_address":"1 Road, Town","website":"https://example.org","consent_wording":"Yes"}`,
-		vocab.Campaigns:    `{"name":"Campaign {n}","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
-		vocab.Deliveries:   `{"campaign":"{campaign}","supporter":"{supporter}","email":"new{n}@example.org","status":"queued"}`,
-		vocab.Donations:    `{"supporter":"{supporter}","amount_pence":1000,"currency":"GBP","donated_on":"2026-01-01 00:00:00.000Z","method":"cash"}`,
-		vocab.Pledges:      `{"supporter":"{supporter}","amount_pence":250,"frequency":"weekly","starts_on":"2026-01-01 00:00:00.000Z","status":"active"}`,
-		vocab.Declarations: `{"supporter":"{supporter}","first_name":"Ann","last_name":"Other {n}","house":"1","address":"High St","postcode":"LS1 1AA","declared_on":"2026-01-01 00:00:00.000Z","scope":"past_and_future","method":"written"}`,
-		vocab.Timeline:     `{"kind":"signup","summary":"Forged {n}"}`,
-		vocab.Giving:       `{"donated_pence":100000}`,
-		vocab.Events:       `{"name":"Event {n}","source":"manual"}`,
-		vocab.SyncRuns:     `{"source":"facebook","trigger":"manual"}`,
-		vocab.Schedules:    `{"name":"Monthly {n}","enabled":true,"spec":"0 9 1 * *","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
+		vocab.Supporters:    `{"email":"new{n}@example.org","status":"pending"}`,
+		vocab.Topics:        `{"name":"New topic {n}","slug":"new-{n}","public":true}`,
+		vocab.Consents:      `{"supporter":"{supporter}","action":"grant","basis":"consent","method":"staff","wording":"I agree {n}"}`,
+		vocab.Outbox:        `{"to":"new{n}@example.org","kind":"test","subject":"Hello","status":"cancelled"}`,
+		vocab.Suppressions:  `{"email_hash":"new{n}@example.org","reason":"manual"}`,
+		vocab.Staff:         `{"email":"new{n}@example.org","password":"a-long-password","passwordConfirm":"a-long-password","role":"comms"}`,
+		vocab.Charity:       `{"name":"Second {n}","postal_address":"1 Road, Town","website":"https://example.org","consent_wording":"Yes"}`,
+		vocab.Campaigns:     `{"name":"Campaign {n}","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
+		vocab.Deliveries:    `{"campaign":"{campaign}","supporter":"{supporter}","email":"new{n}@example.org","status":"queued"}`,
+		vocab.Donations:     `{"supporter":"{supporter}","amount_pence":1000,"currency":"GBP","donated_on":"2026-01-01 00:00:00.000Z","method":"cash"}`,
+		vocab.Pledges:       `{"supporter":"{supporter}","amount_pence":250,"frequency":"weekly","starts_on":"2026-01-01 00:00:00.000Z","status":"active"}`,
+		vocab.Declarations:  `{"supporter":"{supporter}","first_name":"Ann","last_name":"Other {n}","house":"1","address":"High St","postcode":"LS1 1AA","declared_on":"2026-01-01 00:00:00.000Z","scope":"past_and_future","method":"written"}`,
+		vocab.Timeline:      `{"kind":"signup","summary":"Forged {n}"}`,
+		vocab.Giving:        `{"donated_pence":100000}`,
+		vocab.Events:        `{"name":"Event {n}","source":"manual"}`,
+		vocab.SyncRuns:      `{"source":"facebook","trigger":"manual"}`,
+		vocab.BounceReports: `{"event_key":"test:{n}","source":"test","kind":"soft","ref":"dnone"}`,
+		vocab.Schedules:     `{"name":"Monthly {n}","enabled":true,"spec":"0 9 1 * *","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
 	}
 	updateField = map[string]string{
-		vocab.Supporters:   "notes",
-		vocab.Topics:       "name",
-		vocab.Consents:     "wording",
-		vocab.Outbox:       "subject",
-		vocab.Suppressions: "note",
-		vocab.Staff:        "name",
-		vocab.Charity:      "tagline",
-		vocab.Campaigns:    "name",
-		vocab.Deliveries:   "last_error",
-		vocab.Donations:    "notes",
-		vocab.Pledges:      "purpose",
-		vocab.Declarations: "address",
-		vocab.Timeline:     "summary",
-		vocab.Giving:       "gift_aid",
-		vocab.Events:       "blurb",
-		vocab.SyncRuns:     "error",
-		vocab.Schedules:    "name",
+		vocab.Supporters:    "notes",
+		vocab.Topics:        "name",
+		vocab.Consents:      "wording",
+		vocab.Outbox:        "subject",
+		vocab.Suppressions:  "note",
+		vocab.Staff:         "name",
+		vocab.Charity:       "tagline",
+		vocab.Campaigns:     "name",
+		vocab.Deliveries:    "last_error",
+		vocab.Donations:     "notes",
+		vocab.Pledges:       "purpose",
+		vocab.Declarations:  "address",
+		vocab.Timeline:      "summary",
+		vocab.Giving:        "gift_aid",
+		vocab.Events:        "blurb",
+		vocab.SyncRuns:      "error",
+		vocab.Schedules:     "name",
+		vocab.BounceReports: "effect",
 	}
 )
 
 // collections lists every collection and view the matrix covers.
 var collections = []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity,
-	vocab.Campaigns, vocab.Deliveries, vocab.Donations, vocab.Pledges, vocab.Declarations, vocab.Timeline, vocab.Giving, vocab.Events, vocab.SyncRuns, vocab.Schedules}
+	vocab.Campaigns, vocab.Deliveries, vocab.Donations, vocab.Pledges, vocab.Declarations, vocab.Timeline, vocab.Giving, vocab.Events, vocab.SyncRuns, vocab.Schedules, vocab.BounceReports}
 
 func TestAPIRules(t *testing.T) {
 	f := newFixtures(t)
@@ -1041,6 +1065,8 @@ func (f *fx) make(t *testing.T, coll string) *core.Record {
 		r.Set("body_format", vocab.FormatMarkdown)
 		r.Set("body", "Fixture body")
 		r.Set("topics", []string{f.shared[vocab.Topics].Id})
+	case vocab.BounceReports:
+		r.Load(map[string]any{"event_key": fmt.Sprintf("fixture:%d", n), "source": "fixture", "kind": "soft", "ref": "dnone", "supporter": f.supporter.Id})
 	default:
 		t.Fatalf("no fixture for %s", coll)
 	}

@@ -1,6 +1,7 @@
 package bounces_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -149,10 +150,24 @@ func TestReportAfterErasure(t *testing.T) {
 	if ok, _ := signup.IsSuppressed(env.App, sup.GetString("email")); !ok {
 		t.Error("the erased address is no longer suppressed")
 	}
+
+	// A report kept before the erasure loses what the server said, and
+	// keeps its codes.
+	other := sups[1]
+	process(t, env.App, bounces.Report{Kind: bounces.Soft, Recipient: other.GetString("email"), Status: "4.2.2", Diagnostic: "smtp; 452 4.2.2 Mailbox of Sam Reader full", Source: "ses"})
+	if _, err := (&erasure.Eraser{App: env.App, Hash: signup.HashEmail}).Erase(other.Id); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := env.App.FindFirstRecordByData(vocab.BounceReports, "supporter", other.Id)
+	if err != nil || kept.GetString("diagnostic") != "" || kept.GetString("status") != "4.2.2" {
+		t.Errorf("report after erasure: %v %v, want its status and no diagnostic", kept, err)
+	}
 }
 
 // A report that names nothing we sent, or carries a forged VERP token,
-// changes nothing; a bad report is an error that changes nothing.
+// changes nothing; nor does mail that names a supporter's address alone
+// (anyone can send it), while a signed webhook's report may. A bad report
+// is an error that changes nothing.
 func TestUnmatchedForgedAndBadReports(t *testing.T) {
 	env := start(t, nil)
 	_, sups := sendCampaign(t, env, 1)
@@ -162,7 +177,9 @@ func TestUnmatchedForgedAndBadReports(t *testing.T) {
 	for _, r := range []bounces.Report{
 		{Kind: bounces.Hard, Token: forged, Status: "5.1.1", Source: "imap"},
 		{Kind: bounces.Hard, MessageID: "<never@sent.example>", Source: "imap"},
-		{Kind: bounces.Complaint, Recipient: "stranger@example.net", Source: "imap"},
+		{Kind: bounces.Complaint, Recipient: "stranger@example.net", Source: "ses"},
+		{Kind: bounces.Complaint, Recipient: sups[0].GetString("email"), Source: "imap"},
+		{Kind: bounces.Hard, Token: forged, Recipient: sups[0].GetString("email"), Source: "smtp"},
 	} {
 		if out := process(t, env.App, r); out.Action != bounces.Unmatched {
 			t.Errorf("%+v: %+v, want unmatched", r, out)
@@ -180,6 +197,9 @@ func TestUnmatchedForgedAndBadReports(t *testing.T) {
 	}
 	if after := testkit.Dump(t, env.App, vocab.Supporters, vocab.Deliveries, vocab.Campaigns, vocab.Suppressions, vocab.BounceReports); after != before {
 		t.Error("an unmatched or bad report changed the data")
+	}
+	if out := process(t, env.App, bounces.Report{Kind: bounces.Hard, Recipient: strings.ToUpper(sups[0].GetString("email")), Source: "ses", EventID: "ses-1"}); out.Action != bounces.Applied || out.Supporter != sups[0].Id {
+		t.Errorf("a webhook's report by recipient: %+v, want it applied to the supporter", out)
 	}
 }
 
@@ -208,5 +228,32 @@ func TestNoVERPMatchesByMessageIDAndOutbox(t *testing.T) {
 	}
 	if got := record(t, env.App, vocab.Outbox, ob.ID); got.GetString("status") != vocab.OutboxFailed || !strings.Contains(got.GetString("last_error"), "5.1.1") {
 		t.Errorf("outbox row %s %q", got.GetString("status"), got.GetString("last_error"))
+	}
+}
+
+// Transactional mail names its outbox row in its envelope sender too: a
+// prose bounce that quotes nothing but comes back to that address fails
+// the confirmation and bounces the pending supporter.
+func TestOutboxVERP(t *testing.T) {
+	env := start(t, nil)
+	if status, body := env.PostJSON(t, "/api/subscribe", `{"email":"gone@example.org","topics":["newsletter"],"consent":true}`); status != 202 {
+		t.Fatalf("signup = %d %s", status, body)
+	}
+	m := env.SMTP.WaitFor(t, "gone@example.org", 1, 10*time.Second)[0]
+	if !strings.HasPrefix(m.From, "bounces+o") || !strings.HasSuffix(m.From, "@"+bounceDomain) {
+		t.Fatalf("envelope sender %q, want a VERP address naming the outbox row", m.From)
+	}
+	var id string
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		return env.App.DB().NewQuery("SELECT id FROM outbox WHERE status = 'sent' AND [[to]] = 'gone@example.org'").Row(&id) == nil
+	})
+	raw := fixture(t, "text_exim.eml", m.From, "gone@example.org", "not-quoted@example.org")
+	got, err := bounces.Parse(bytes.NewReader(raw), "imap", "")
+	if err != nil || len(got.Reports) != 1 {
+		t.Fatalf("parse: %+v %v", got, err)
+	}
+	out := process(t, env.App, got.Reports[0])
+	if out.Outbox != id || out.SupporterStatus != vocab.StatusBounced || !out.Suppressed {
+		t.Fatalf("outcome %+v, want outbox row %s, supporter bounced, suppressed", out, id)
 	}
 }

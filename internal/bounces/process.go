@@ -75,8 +75,8 @@ type target struct {
 	email     string // the address the message went to
 }
 
-// find places a report: by its VERP token, then its Message-ID, then its
-// recipient's latest message.
+// find places a report: by its VERP token, then its Message-ID, then (from
+// an authenticated source only) its recipient's latest message.
 func find(tx core.App, s Settings, r Report) (target, error) {
 	if r.Token != "" {
 		if ref, ok := s.Addresses.Ref(r.Token); ok {
@@ -92,11 +92,18 @@ func find(tx core.App, s Settings, r Report) (target, error) {
 			return t, err
 		}
 	}
-	if addr := strings.ToLower(strings.TrimSpace(r.Recipient)); addr != "" {
+	if addr := strings.ToLower(strings.TrimSpace(r.Recipient)); addr != "" && !unauthenticated(r.Source) {
 		return byRecipient(tx, addr)
 	}
 	return target{}, sql.ErrNoRows
 }
+
+// unauthenticated says a source is mail that anyone can send (the bounce
+// mailbox, the SMTP listener): its reports must name the message by its
+// signed VERP token or its Message-ID, which only the recipient's own
+// mail carries, so nobody can bounce or unsubscribe an address by naming
+// it in a forged report.
+func unauthenticated(source string) bool { return source == "imap" || source == "smtp" }
 
 type deliveryRow struct {
 	ID        string `db:"id"`

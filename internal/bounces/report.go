@@ -8,7 +8,6 @@
 package bounces
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -26,7 +25,9 @@ const (
 
 // Report is one bounce or complaint about one message, from any source.
 // Any one of Token, MessageID and Recipient is enough to find the message;
-// they are tried in that order.
+// they are tried in that order. Recipient alone places a report only from
+// a source that authenticates its reports (a signed webhook): mail anyone
+// can send (Source "imap" or "smtp") must carry the token or Message-ID.
 type Report struct {
 	Kind Kind
 	// Recipient is the address reported on, when the report gives it (RFC
@@ -90,24 +91,30 @@ const (
 	maxDiagnostic = 1000
 )
 
+// InvalidReport is the error for a report Process refuses before reading
+// or writing anything (a webhook answers it with 400).
+type InvalidReport struct{ Problem string }
+
+func (e *InvalidReport) Error() string { return "bounce report: " + e.Problem }
+
 // validate checks a report before anything is read or written.
 func (r *Report) validate() error {
 	switch r.Kind {
 	case Hard, Soft, Complaint:
 	default:
-		return fmt.Errorf("bounce report: kind must be hard, soft or complaint, got %q", r.Kind)
+		return &InvalidReport{fmt.Sprintf("kind must be hard, soft or complaint, got %q", r.Kind)}
 	}
 	r.Source = strings.TrimSpace(r.Source)
 	if r.Source == "" || len(r.Source) > 40 {
-		return errors.New("bounce report: source must name where the report came from (1 to 40 characters)")
+		return &InvalidReport{"source must name where the report came from (1 to 40 characters)"}
 	}
-	for name, v := range map[string]string{"recipient": r.Recipient, "message id": r.MessageID, "token": r.Token, "status": r.Status, "event id": r.EventID} {
-		if len(v) > maxField || strings.ContainsAny(v, "\r\n") {
-			return fmt.Errorf("bounce report: %s must be one line of at most %d characters", name, maxField)
+	for _, f := range []struct{ name, v string }{{"recipient", r.Recipient}, {"message id", r.MessageID}, {"token", r.Token}, {"status", r.Status}, {"event id", r.EventID}} {
+		if len(f.v) > maxField || strings.ContainsAny(f.v, "\r\n") {
+			return &InvalidReport{fmt.Sprintf("%s must be one line of at most %d characters", f.name, maxField)}
 		}
 	}
 	if r.Token == "" && r.MessageID == "" && r.Recipient == "" {
-		return errors.New("bounce report: names no message (no token, message id or recipient)")
+		return &InvalidReport{"it names no message (no token, message id or recipient)"}
 	}
 	return nil
 }

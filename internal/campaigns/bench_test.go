@@ -110,6 +110,7 @@ func benchEngine(b *testing.B, n int, content campaigns.Content) benchResult {
 	sink := testkit.StartBenchSink(b)
 	env := testkit.Start(b, testkit.Options{Configure: func(c *pb_hooks.Config) {
 		c.Campaigns = campaigns.Config{Connections: benchConns, PerSecond: 0}
+		c.Bounces.Domain = os.Getenv("SUPPORTERCRM_BENCH_BOUNCE_DOMAIN") // VERP envelope senders when set
 	}})
 	s := env.App.Settings()
 	s.SMTP.Port = sink.Port

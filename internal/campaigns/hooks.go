@@ -35,7 +35,7 @@ var contentFields = []string{"subject", "preheader", "body", "body_format", "lay
 
 // engineFields are written by the engine only; edits through the API are ignored.
 var engineFields = []string{"total", "sent", "failed", "bounced", "skipped", "unsubscribed", "started_at", "finished_at", "last_error", "preview_url",
-	"snapshot_prefix", "snapshot_cursor", "lease_holder", "lease_expires"}
+	"snapshot_prefix", "snapshot_cursor", "lease_holder", "lease_expires", "complaints", "complaint_alerted_at"}
 
 // Enqueue queues a transactional message (the outbox); used for test sends.
 type Enqueue func(app core.App, to, subject, html, text string) error
