@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"supportercrm/internal/bouncehooks"
 	"supportercrm/internal/campaigns"
 	"supportercrm/internal/mailsend"
 	"supportercrm/internal/outbox"
@@ -50,6 +51,8 @@ type Config struct {
 	PendingRetention time.Duration
 	// Bounces is bounce and complaint handling (env CRM_BOUNCE_*).
 	Bounces BounceConfig
+	// Webhooks are the providers' bounce webhooks (env CRM_WEBHOOK_*).
+	Webhooks bouncehooks.Config
 	// PprofAddr, when set, serves net/http/pprof there with block and mutex
 	// profiling on (env CRM_PPROF_ADDR, loopback only, e.g. 127.0.0.1:6060).
 	PprofAddr string
@@ -69,6 +72,9 @@ func ConfigFromEnv() (Config, error) {
 		return c, err
 	}
 	if c.SMTP, err = outbox.ConnectionsFromEnv(); err != nil {
+		return c, err
+	}
+	if c.Webhooks, err = bouncehooks.ConfigFromEnv(); err != nil {
 		return c, err
 	}
 	if c.Bounces, err = bounceConfigFromEnv(); err != nil {

@@ -63,6 +63,7 @@ func Register(app core.App, cfg Config) error {
 	}
 	outbox.BindAppURLNotice(app)
 	returnPaths := bindBounces(app, cfg.Bounces, signer)
+	bindBounceHooks(app, cfg.Webhooks)
 	cfg.Outbox.ReturnPath = returnPaths.Outbox
 	dial := outbox.DialSettings(app, &cfg.SMTP)
 	worker := outbox.NewWorker(app, cfg.Outbox, dial)
@@ -192,7 +193,7 @@ func Commands(app core.App, cfg Config) ([]*cobra.Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]*cobra.Command{fb.command(), PrivacyCommand(app), ClaimCommand(app)}, crmCommands(app, cfg)...), nil
+	return append([]*cobra.Command{fb.command(), PrivacyCommand(app), ClaimCommand(app), doctorCommand(app, cfg)}, crmCommands(app, cfg)...), nil
 }
 
 // alertStaff emails every admin (staff with the admin role, and superusers).
