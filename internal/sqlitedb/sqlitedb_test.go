@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // open gives one connection of a fresh database, as PocketBase's writer has.
@@ -209,5 +211,41 @@ func TestTransactionsCommitAndRollBackThroughCachedStatements(t *testing.T) {
 	}
 	if got := names(t, c, "SELECT name FROM t"); fmt.Sprint(got) != "[true]" {
 		t.Fatalf("rows %q, want only the committed one", got)
+	}
+}
+
+func TestTheWALIsCopiedBackWithoutACommitDoingIt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data.db")
+	db, err := Connect(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.DB().ExecContext(ctx, "CREATE TABLE big (v BLOB)"); err != nil {
+		t.Fatal(err)
+	}
+	// 2 MB of rows, far past the 1,000 pages at which SQLite's own
+	// checkpoint (off here) would run.
+	if _, err := db.DB().ExecContext(ctx, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000) INSERT INTO big SELECT randomblob(1000) FROM n"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > 2_000_000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file is %d bytes 10 s after 2 MB was committed: the WAL was not checkpointed", fi.Size())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Closing stops the checkpoints (Close waits for them).
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
