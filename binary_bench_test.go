@@ -45,6 +45,7 @@ import (
 // n/2000 seconds), an execution trace of one second and a goroutine dump
 // from a third of the way through it, and the block,
 // mutex, heap and allocs profiles once the last message was accepted.
+// SUPPORTERCRM_BENCH_BIN=PATH measures that binary instead of this tree's.
 func BenchmarkBinaryCampaign(b *testing.B) {
 	sizes := benchSizes(b, 20000)
 	conns := 8
@@ -61,7 +62,7 @@ func BenchmarkBinaryCampaign(b *testing.B) {
 			b.Fatalf("SUPPORTERCRM_BENCH_LATENCY: %v", err)
 		}
 	}
-	bin := buildBinary(b)
+	bin := benchBinary(b)
 	content := testkit.BenchContent()
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("recipients=%d", n), func(b *testing.B) {
@@ -130,6 +131,16 @@ func BenchmarkBinaryCampaign(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchBinary is the binary the benchmarks measure: SUPPORTERCRM_BENCH_BIN
+// when set (one built from an older commit, to compare before and after in
+// one sitting), else this tree's.
+func benchBinary(b *testing.B) string {
+	if bin := os.Getenv("SUPPORTERCRM_BENCH_BIN"); bin != "" {
+		return bin
+	}
+	return buildBinary(b)
 }
 
 // benchSizes reads SUPPORTERCRM_BENCH_SIZES, or gives def.

@@ -33,7 +33,8 @@ import (
 // SUPPORTERCRM_BENCH_DURATION sets wrk's -d (default 10s);
 // SUPPORTERCRM_BENCH_PPROF=DIR writes the server's profiles under load to
 // DIR (signup-cpu.pprof from a second in, then block, mutex, heap, allocs),
-// as BenchmarkBinaryCampaign does.
+// as BenchmarkBinaryCampaign does; SUPPORTERCRM_BENCH_BIN=PATH measures
+// that binary instead of this tree's.
 func BenchmarkBinarySignup(b *testing.B) {
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
@@ -51,7 +52,7 @@ func BenchmarkBinarySignup(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bin := buildBinary(b)
+	bin := benchBinary(b)
 	for range b.N {
 		sink := testkit.StartBenchSink(b)
 		dataDir := b.TempDir()
