@@ -45,6 +45,7 @@ import (
 // n/2000 seconds), an execution trace of one second and a goroutine dump
 // from a third of the way through it, and the block,
 // mutex, heap and allocs profiles once the last message was accepted.
+// SUPPORTERCRM_BENCH_BIN=PATH measures that binary instead of this tree's.
 func BenchmarkBinaryCampaign(b *testing.B) {
 	sizes := benchSizes(b, 20000)
 	conns := 8
@@ -61,7 +62,7 @@ func BenchmarkBinaryCampaign(b *testing.B) {
 			b.Fatalf("SUPPORTERCRM_BENCH_LATENCY: %v", err)
 		}
 	}
-	bin := buildBinary(b)
+	bin := benchBinary(b)
 	content := testkit.BenchContent()
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("recipients=%d", n), func(b *testing.B) {
@@ -81,7 +82,7 @@ func BenchmarkBinaryCampaign(b *testing.B) {
 				srv := exec.Command(bin, "serve", "--dir", dataDir, "--http", addr)
 				srv.Args[0] = "supportercrm"
 				srv.Env = append(os.Environ(), "CRM_SMTP_CONNECTIONS="+strconv.Itoa(conns))
-				prof := startBenchProfiler(b, n)
+				prof := startBenchProfiler(b, strconv.Itoa(n), max(2, n/2000))
 				if prof != nil {
 					srv.Env = append(srv.Env, "CRM_PPROF_ADDR="+prof.addr)
 				}
@@ -130,6 +131,16 @@ func BenchmarkBinaryCampaign(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchBinary is the binary the benchmarks measure: SUPPORTERCRM_BENCH_BIN
+// when set (one built from an older commit, to compare before and after in
+// one sitting), else this tree's.
+func benchBinary(b *testing.B) string {
+	if bin := os.Getenv("SUPPORTERCRM_BENCH_BIN"); bin != "" {
+		return bin
+	}
+	return buildBinary(b)
 }
 
 // benchSizes reads SUPPORTERCRM_BENCH_SIZES, or gives def.
@@ -385,11 +396,14 @@ type benchProfiler struct {
 	b    *testing.B
 	dir  string
 	addr string
-	n    int
+	name string // the files' prefix
+	secs int    // the CPU profile's length
 	cpu  chan struct{}
 }
 
-func startBenchProfiler(b *testing.B, n int) *benchProfiler {
+// startBenchProfiler names the files name-cpu.pprof and so on; the CPU
+// profile lasts secs.
+func startBenchProfiler(b *testing.B, name string, secs int) *benchProfiler {
 	dir := os.Getenv("SUPPORTERCRM_BENCH_PPROF")
 	if dir == "" {
 		return nil
@@ -397,7 +411,7 @@ func startBenchProfiler(b *testing.B, n int) *benchProfiler {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	return &benchProfiler{b: b, dir: dir, addr: freeAddr(b), n: n, cpu: make(chan struct{})}
+	return &benchProfiler{b: b, dir: dir, addr: freeAddr(b), name: name, secs: secs, cpu: make(chan struct{})}
 }
 
 // during starts the CPU profile at sendAt, and the trace and goroutine dump
@@ -406,7 +420,7 @@ func (p *benchProfiler) during(sendAt time.Time) {
 	if p == nil {
 		return
 	}
-	secs := max(2, p.n/2000)
+	secs := p.secs
 	go func() {
 		defer close(p.cpu)
 		time.Sleep(time.Until(sendAt))
@@ -442,7 +456,7 @@ func (p *benchProfiler) fetch(path, file string) {
 		p.b.Errorf("pprof %s: %d %v", path, res.StatusCode, err)
 		return
 	}
-	name := filepath.Join(p.dir, strconv.Itoa(p.n)+"-"+file)
+	name := filepath.Join(p.dir, p.name+"-"+file)
 	if err := os.WriteFile(name, data, 0o644); err != nil {
 		p.b.Error(err)
 	}

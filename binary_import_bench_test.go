@@ -25,10 +25,7 @@ import (
 // before and after in one sitting).
 func BenchmarkBinaryImport(b *testing.B) {
 	sizes := benchSizes(b, 100_000)
-	bin := os.Getenv("SUPPORTERCRM_BENCH_BIN")
-	if bin == "" {
-		bin = buildBinary(b)
-	}
+	bin := benchBinary(b)
 	empty := filepath.Join(b.TempDir(), "empty.csv")
 	if err := os.WriteFile(empty, []byte("email,first_name,last_name,topics,consent_source,consent_date\n"), 0o600); err != nil {
 		b.Fatal(err)

@@ -11,12 +11,14 @@ import (
 	"github.com/pocketbase/pocketbase/plugins/migratecmd"
 	"github.com/pocketbase/pocketbase/tools/osutils"
 
+	"supportercrm/internal/sqlitedb"
 	"supportercrm/pb_hooks"
 	_ "supportercrm/pb_migrations"
 )
 
 func main() {
-	app := pocketbase.New()
+	// As pocketbase.New, with statements kept compiled per connection (see sqlitedb).
+	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: osutils.IsProbablyGoRun(), DBConnect: sqlitedb.Connect})
 	keepStdoutForData(app.RootCmd)
 	cfg, err := pb_hooks.ConfigFromEnv()
 	if err != nil {

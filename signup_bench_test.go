@@ -30,7 +30,11 @@ import (
 //
 //	GOTOOLCHAIN=go1.27.3 go test . -run '^$' -bench BinarySignup -benchtime 1x -timeout 10m
 //
-// SUPPORTERCRM_BENCH_DURATION sets wrk's -d (default 10s).
+// SUPPORTERCRM_BENCH_DURATION sets wrk's -d (default 10s);
+// SUPPORTERCRM_BENCH_PPROF=DIR writes the server's profiles under load to
+// DIR (signup-cpu.pprof from a second in, then block, mutex, heap, allocs),
+// as BenchmarkBinaryCampaign does; SUPPORTERCRM_BENCH_BIN=PATH measures
+// that binary instead of this tree's.
 func BenchmarkBinarySignup(b *testing.B) {
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
@@ -40,11 +44,15 @@ func BenchmarkBinarySignup(b *testing.B) {
 	if env := os.Getenv("SUPPORTERCRM_BENCH_DURATION"); env != "" {
 		duration = env
 	}
+	wrkFor, err := time.ParseDuration(duration)
+	if err != nil {
+		b.Fatalf("SUPPORTERCRM_BENCH_DURATION: %v", err)
+	}
 	script, err := filepath.Abs(filepath.Join("internal", "signup", "testdata", "signup.lua"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	bin := buildBinary(b)
+	bin := benchBinary(b)
 	for range b.N {
 		sink := testkit.StartBenchSink(b)
 		dataDir := b.TempDir()
@@ -60,14 +68,24 @@ func BenchmarkBinarySignup(b *testing.B) {
 		srv := exec.Command(bin, "serve", "--dir", dataDir, "--http", addr)
 		srv.Args[0] = "supportercrm"
 		srv.Env = append(os.Environ(), "CRM_MIN_SUBMIT_SECONDS=0", "CRM_CONFIRMATIONS_PER_DAY=0")
+		prof := startBenchProfiler(b, "signup", max(2, int(wrkFor.Seconds())-2))
+		if prof != nil {
+			srv.Env = append(srv.Env, "CRM_PPROF_ADDR="+prof.addr)
+		}
 		serveUntilHealthy(b, srv, addr)
+		prof.during(time.Now().Add(time.Second))
 
-		out, err := exec.Command(wrk, "-t2", "-c8", "-d"+duration, "--latency", "-s", script,
-			"http://"+addr+"/api/subscribe").CombinedOutput()
+		cpu0, loadStart := cpuTime(b, srv.Process.Pid), time.Now()
+		load := exec.Command(wrk, "-t2", "-c8", "-d"+duration, "--latency", "-s", script,
+			"http://"+addr+"/api/subscribe")
+		out, err := load.CombinedOutput()
 		loadEnd := time.Now()
 		if err != nil {
 			b.Fatalf("wrk: %v\n%s", err, out)
 		}
+		// Both share the machine's cores: what each used during the load.
+		serveCores := (cpuTime(b, srv.Process.Pid) - cpu0).Seconds() / loadEnd.Sub(loadStart).Seconds()
+		wrkCores := (load.ProcessState.UserTime() + load.ProcessState.SystemTime()).Seconds() / loadEnd.Sub(loadStart).Seconds()
 		res := parseWrk(b, string(out))
 		if res.bad != 0 || res.errors != "" {
 			b.Fatalf("%d answers were not 202; socket errors: %q\n%s", res.bad, res.errors, out)
@@ -84,6 +102,7 @@ func BenchmarkBinarySignup(b *testing.B) {
 				n, last = m, time.Now()
 			}
 		}
+		prof.after()
 		srv.Process.Signal(syscall.SIGTERM)
 		srv.Wait()
 		maxWait := longestConfirmationWait(b, dataDir, sink.Count())
@@ -94,10 +113,14 @@ func BenchmarkBinarySignup(b *testing.B) {
 		b.ReportMetric(res.p99, "p99-ms")
 		b.ReportMetric(float64(after.Milliseconds()), "drain-ms")
 		b.ReportMetric(float64(maxWait.Milliseconds()), "max-wait-ms")
+		b.ReportMetric(serveCores, "serve-cores")
+		b.ReportMetric(wrkCores, "wrk-cores")
 		b.Logf("wrk:\n%s", out)
 		fmt.Printf("SUMMARY signup wrk -c8 -d%s sink=%s signups=%d rate=%.0f/s (target >= 900) p50=%.1f ms p99=%.1f ms (target <= 40) "+
-			"last confirmation %s after the load (longest wait signup to relay %s, target <= 2s)\n",
-			duration, sink.Name, res.requests, res.rate, res.p50, res.p99, after.Round(time.Millisecond), maxWait.Round(time.Millisecond))
+			"last confirmation %s after the load (longest wait signup to relay %s, target <= 2s) "+
+			"serve-CPU=%.2f cores (%.2f ms a signup) wrk-CPU=%.2f cores\n",
+			duration, sink.Name, res.requests, res.rate, res.p50, res.p99, after.Round(time.Millisecond), maxWait.Round(time.Millisecond),
+			serveCores, 1000*serveCores/res.rate, wrkCores)
 	}
 }
 

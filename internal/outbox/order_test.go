@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pocketbase/dbx"
 
@@ -79,5 +80,47 @@ func TestConnectionsShareABacklog(t *testing.T) {
 	}
 	if d := h.dials.Load(); d != 5 {
 		t.Errorf("5 more mails used %d more connections, want 1", d-4)
+	}
+}
+
+// Mail queued while a connection is held up by a slow message goes out over
+// another connection in the same run, without waiting for the slow one: the
+// connections share one stream of due messages rather than fixed rounds.
+func TestNewMailDoesNotWaitForASlowConnection(t *testing.T) {
+	h := newHarness(t)
+	w := h.worker(outbox.Config{Connections: 2})
+	const n = 20
+	for i := range n {
+		h.enqueue(t, outbox.Mail{To: fmt.Sprintf("s%d@example.org", i), Kind: vocab.KindConfirm, Subject: "Please confirm", Text: "Confirm here"})
+	}
+	var (
+		once      sync.Once
+		enqueued  error
+		overtaken bool
+	)
+	h.sink.SetPolicy(func(rcpt string, _ int) error {
+		if rcpt != "s0@example.org" {
+			return nil
+		}
+		// The first message is slow, and a confirmation is queued meanwhile.
+		once.Do(func() {
+			_, enqueued = outbox.Enqueue(h.env.App, outbox.Mail{To: "late@example.org", Kind: vocab.KindConfirm, Subject: "Please confirm", Text: "Confirm here"})
+		})
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if h.sink.RcptCount("late@example.org") == 1 {
+				overtaken = true
+				break
+			}
+		}
+		return nil
+	})
+	if got := runOnce(t, w); got != n+1 {
+		t.Fatalf("RunOnce sent %d, want %d", got, n+1)
+	}
+	if enqueued != nil {
+		t.Fatal(enqueued)
+	}
+	if !overtaken {
+		t.Error("the mail queued during the slow send waited for it")
 	}
 }

@@ -24,7 +24,7 @@ import (
 // ErrNotConfigured means no SMTP relay is set up yet; mail waits in the outbox.
 var ErrNotConfigured = errors.New("smtp is not configured (dashboard: Settings > Mail settings)")
 
-// DialFunc opens a connection to the relay. It is called once per batch, so
+// DialFunc opens a connection to the relay. It is called once per connection's run of messages (at most Batch), so
 // changes to the mail settings apply without a restart.
 type DialFunc func(ctx context.Context) (mailsend.Sender, error)
 
@@ -36,8 +36,7 @@ type Config struct {
 	DialMax      time.Duration // longest pause while the relay is unreachable (1m)
 	GiveUpAfter  time.Duration // a message still failing after this is marked failed (72h)
 	Batch        int           // messages per connection (50)
-	// Connections is how many batches are sent at once, each over its own
-	// connection (1). More keep confirmations prompt under a burst of
+	// Connections is how many connections send at once (1). More keep confirmations prompt under a burst of
 	// signups: each message's claim waits its turn at the database's one
 	// writer, and several senders share those turns (see Writes).
 	Connections int
@@ -132,50 +131,112 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce sends every message due now, one batch per connection and up to
-// Connections batches at once, and returns how many were sent. An error
-// means the relay could not be reached, or an outcome could not be written.
+// RunOnce sends every message due now, and any that fall due meanwhile,
+// over up to Connections connections at once, and returns how many were
+// sent. An error means the relay could not be reached, or an outcome could
+// not be written.
+//
+// The due messages stream to the connections: each takes the next one as
+// soon as it has recorded the last, and new mail joins the stream when the
+// list read so far is handed out, so a burst of signups never waits for the
+// slowest connection of an earlier round. A backlog opens one connection
+// for every minBatch messages, up to Connections (a few confirmations go
+// out over one, as a dial costs more than they do); each connection carries
+// at most Batch messages, then another takes over.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
-	sent := 0
-	round := w.cfg.Batch * w.cfg.Connections
-	for ctx.Err() == nil {
-		var due []string
-		err := w.app.DB().Select("id").From(vocab.Outbox).
-			Where(dbx.And(Waiting(), dbx.NewExp("next_attempt_at <= {:now}", dbx.Params{"now": types.NowDateTime().String()}))).
-			OrderBy("next_attempt_at").Limit(int64(round)).Column(&due)
-		if err != nil || len(due) == 0 {
-			return sent, err
-		}
-		// Share a backlog among the connections evenly, but open a second
-		// connection only for a batch of at least minBatch: a few
-		// confirmations go out over one, as a dial costs more than they do.
-		size := min(w.cfg.Batch, max(minBatch, (len(due)+w.cfg.Connections-1)/w.cfg.Connections))
-		var (
-			wg   sync.WaitGroup
-			mu   sync.Mutex
-			errs []error
-		)
-		for batch := range slices.Chunk(due, size) {
-			wg.Go(func() {
-				n, err := w.sendBatch(ctx, batch)
-				mu.Lock()
-				sent += n
+	var (
+		ids     = make(chan string) // unbuffered: an id leaves only when a connection is ready for it
+		exited  = make(chan struct{}, w.cfg.Connections)
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		sent    int
+		errs    []error
+		running int
+	)
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(errs) > 0
+	}
+	start := func() {
+		running++
+		wg.Go(func() {
+			n, err := w.sendFrom(ctx, ids)
+			mu.Lock()
+			sent += n
+			if err != nil {
 				errs = append(errs, err)
-				mu.Unlock()
-			})
+			}
+			mu.Unlock()
+			exited <- struct{}{}
+		})
+	}
+	// handed holds the ids of the last list handed out: a connection may
+	// have taken one and not yet claimed it, so the next read still finds
+	// it due. Older ones are claimed, or no longer due.
+	var handed map[string]bool
+feed:
+	for ctx.Err() == nil && !failed() {
+		due, err := w.due(handed)
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+			break
 		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return sent, err
+		if len(due) == 0 {
+			break
 		}
-		if len(due) < round {
-			return sent, nil
+		want := min(w.cfg.Connections, (len(due)+minBatch-1)/minBatch)
+		for running < want {
+			start()
+		}
+		handed = make(map[string]bool, len(due))
+		for _, id := range due {
+			handed[id] = true
+			for taken := false; !taken; {
+				select {
+				case ids <- id:
+					taken = true
+				case <-exited:
+					running--
+					if failed() {
+						break feed
+					}
+					if running < want {
+						start()
+					}
+				case <-ctx.Done():
+					break feed
+				}
+			}
 		}
 	}
-	return sent, nil
+	close(ids)
+	wg.Wait()
+	return sent, errors.Join(errs...)
 }
 
-func (w *Worker) sendBatch(ctx context.Context, due []string) (sent int, err error) {
+// due reads the ids of up to Batch × Connections messages due now, oldest
+// first, leaving out those already handed to a connection.
+func (w *Worker) due(handed map[string]bool) ([]string, error) {
+	var ids []string
+	err := w.app.DB().Select("id").From(vocab.Outbox).
+		Where(dbx.And(Waiting(), dbx.NewExp("next_attempt_at <= {:now}", dbx.Params{"now": types.NowDateTime().String()}))).
+		OrderBy("next_attempt_at").Limit(int64(w.cfg.Batch * w.cfg.Connections)).Column(&ids)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(ids, func(id string) bool { return handed[id] }), nil
+}
+
+// sendFrom sends the messages whose ids it takes from ids, up to Batch of
+// them, over one connection, dialled once the first id is in hand.
+func (w *Worker) sendFrom(ctx context.Context, ids <-chan string) (sent int, err error) {
+	first, ok := <-ids
+	if !ok {
+		return 0, nil
+	}
 	conn, err := w.dial(ctx)
 	if err != nil {
 		w.relayDown(err)
@@ -190,7 +251,7 @@ func (w *Worker) sendBatch(ctx context.Context, due []string) (sent int, err err
 	links := linksTo(meta.AppURL)
 	// owed is the last message's outcome, not yet written: it is written in
 	// one transaction with the next claim (the database has one writer, and
-	// signups queue for it too), or on its own before sendBatch returns. So
+	// signups queue for it too), or on its own before sendFrom returns. So
 	// every outcome is still recorded before the next message is handed over.
 	var owed func(db dbx.Builder) error
 	settle := func(err error) (int, error) {
@@ -199,13 +260,19 @@ func (w *Worker) sendBatch(ctx context.Context, due []string) (sent int, err err
 		}
 		return sent, err
 	}
-	for _, id := range due {
-		if ctx.Err() != nil {
-			break
+	for i, id := 0, first; ctx.Err() == nil; i++ {
+		if i > 0 {
+			if i == w.cfg.Batch {
+				break
+			}
+			var ok bool
+			if id, ok = <-ids; !ok {
+				break
+			}
 		}
 		// The claim reads the message in the same statement, so what is sent
 		// is what the row held when this worker took it; a row cancelled or
-		// taken since the batch was read is not claimed.
+		// taken since its id was read is not claimed.
 		c, err := w.claimAfter(owed, id)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return settle(err) // the transaction, owed outcome and all, was rolled back

@@ -13,6 +13,7 @@ import (
 	"github.com/pocketbase/pocketbase/tests"
 
 	"supportercrm/internal/outbox"
+	"supportercrm/internal/sqlitedb"
 	"supportercrm/pb_hooks"
 	_ "supportercrm/pb_migrations"
 )
@@ -41,7 +42,8 @@ type Options struct {
 // Start runs the app with its routes and workers on loopback.
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
-	app, err := tests.NewTestApp(t.TempDir())
+	// As tests.NewTestApp, on the binary's database connections.
+	app, err := tests.NewTestAppWithConfig(core.BaseAppConfig{DataDir: t.TempDir(), EncryptionEnv: "pb_test_env", DBConnect: sqlitedb.Connect})
 	if err != nil {
 		t.Fatal(err)
 	}
