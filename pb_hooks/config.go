@@ -13,6 +13,7 @@ import (
 	"supportercrm/internal/mailsend"
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/signup"
+	"supportercrm/internal/stripepay"
 	"supportercrm/internal/tokens"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	// PendingRetention is how long a signup that was never confirmed is kept
 	// (env CRM_PENDING_RETENTION_DAYS, default 30).
 	PendingRetention time.Duration
+	// Stripe takes gifts online (env CRM_STRIPE_SECRET_KEY,
+	// CRM_STRIPE_WEBHOOK_SECRET, CRM_STRIPE_API_BASE).
+	Stripe stripepay.Config
 	// PprofAddr, when set, serves net/http/pprof there with block and mutex
 	// profiling on (env CRM_PPROF_ADDR, loopback only, e.g. 127.0.0.1:6060).
 	PprofAddr string
@@ -67,6 +71,9 @@ func ConfigFromEnv() (Config, error) {
 		return c, err
 	}
 	if c.SMTP, err = outbox.ConnectionsFromEnv(); err != nil {
+		return c, err
+	}
+	if c.Stripe, err = stripepay.ConfigFromEnv(); err != nil {
 		return c, err
 	}
 	if v := os.Getenv("CRM_SMTP_CONNECTIONS"); v != "" {
