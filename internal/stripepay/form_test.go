@@ -81,8 +81,8 @@ func TestBadInputCreatesNothing(t *testing.T) {
 func TestGoodFormGoesToCheckout(t *testing.T) {
 	env := giving(t)
 	for _, c := range []struct {
-		path string
-		form url.Values
+		path  string
+		form  url.Values
 		pence int
 		freq  string
 	}{

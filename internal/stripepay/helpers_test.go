@@ -98,8 +98,8 @@ func mustDeliver(t testing.TB, env *testkit.Env, payload []byte) {
 // sub is one regular gift as Stripe knows it: the ids its events share.
 type sub struct {
 	checkout, session, customer, subscription, email string
-	pence                                        int64
-	interval                                     string
+	pence                                            int64
+	interval                                         string
 }
 
 func (s sub) sessionCompleted() map[string]any {
