@@ -29,7 +29,7 @@ func with(base url.Values, kv ...string) url.Values {
 // nothing is created: no checkout, no supporter, no declaration, nothing
 // at Stripe.
 func TestBadInputCreatesNothing(t *testing.T) {
-	env := giving(t)
+	env := startGiving(t)
 	donate := with(giftAid, "email", "grace@example.org", "frequency", "one_off", "amount", "10")
 	sponsor := with(giftAid, "email", "grace@example.org", "frequency", "weekly", "amount", "2.50")
 	cases := []struct {
@@ -79,7 +79,7 @@ func TestBadInputCreatesNothing(t *testing.T) {
 // request against Stripe's API description) and sends the donor to it;
 // what they typed waits in the checkout row, and no supporter exists yet.
 func TestGoodFormGoesToCheckout(t *testing.T) {
-	env := giving(t)
+	env := startGiving(t)
 	for _, c := range []struct {
 		path  string
 		form  url.Values

@@ -29,8 +29,8 @@ const webhookSecret = "whsec_test_0123456789abcdef"
 // apiVersion is the API version the events are written in: the library's.
 const apiVersion = "2025-08-27.basil"
 
-// giving starts the app with Stripe pointed at a stripe-mock of its own.
-func giving(t *testing.T) *testkit.Env {
+// startGiving starts the app with Stripe pointed at a stripe-mock of its own.
+func startGiving(t *testing.T) *testkit.Env {
 	t.Helper()
 	mock := testkit.StripeMock(t)
 	return testkit.Start(t, testkit.Options{Configure: func(c *pb_hooks.Config) {
