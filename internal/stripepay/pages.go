@@ -59,8 +59,15 @@ func (s *Service) render(e *core.RequestEvent, status int, name string, p page) 
 		return err
 	}
 	p.Charity = id
+	if name == templates[p.Form.Form] {
+		return s.Views.RespondFormsTo(e.Response, status, "no-store", name, p, checkoutOrigin)
+	}
 	return s.Views.Respond(e.Response, status, "no-store", name, p)
 }
+
+// checkoutOrigin is where the giving forms' answer sends the donor; only
+// those two pages' policy names it.
+const checkoutOrigin = "https://checkout.stripe.com"
 
 func (s *Service) say(e *core.RequestEvent, status int, heading, msg string, l *link) error {
 	return s.render(e, status, "message", page{Title: heading, Heading: heading, Message: msg, Link: l})
