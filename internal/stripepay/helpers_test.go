@@ -30,7 +30,7 @@ const webhookSecret = "whsec_test_0123456789abcdef"
 const apiVersion = "2025-08-27.basil"
 
 // startGiving starts the app with Stripe pointed at a stripe-mock of its own.
-func startGiving(t *testing.T) *testkit.Env {
+func startGiving(t testing.TB) *testkit.Env {
 	t.Helper()
 	mock := testkit.StripeMock(t)
 	return testkit.Start(t, testkit.Options{Configure: func(c *pb_hooks.Config) {
