@@ -2,6 +2,7 @@ package stripepay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -106,11 +107,12 @@ func sessionParams(g gift, checkoutID string, id charity.Identity) *stripe.Check
 	return p
 }
 
-// stripeErr keeps Stripe's error type and message (never the request,
-// which holds the donor's address).
+// stripeErr keeps what Stripe's error says of its kind and the parameter
+// at fault, but not its message, which may quote the donor's address.
 func stripeErr(err error) error {
-	if se, ok := err.(*stripe.Error); ok {
-		return fmt.Errorf("%s (%s, HTTP %d)", se.Msg, se.Type, se.HTTPStatusCode)
+	var se *stripe.Error
+	if errors.As(err, &se) {
+		return fmt.Errorf("stripe error %s %s (parameter %q, HTTP %d, request %s)", se.Type, se.Code, se.Param, se.HTTPStatusCode, se.RequestID)
 	}
 	return err
 }

@@ -93,8 +93,8 @@ func (s *Service) paymentIntent(ctx context.Context, in *stripe.Invoice) (string
 // invoicePaid records a regular gift's payment and moves its pledge on:
 // the next payment date, and no failed attempts.
 func (s *Service) invoicePaid(in *stripe.Invoice, at time.Time) error {
-	if in.AmountPaid <= 0 {
-		return nil // a trial or fully credited invoice: no money given
+	if sub, _ := subscriptionOf(in); in.AmountPaid <= 0 || sub == "" {
+		return nil // a trial or fully credited invoice, or not a subscription's
 	}
 	// Asked before the transaction, which holds the database's one writer.
 	ref, err := s.paymentIntent(context.Background(), in)
@@ -110,29 +110,16 @@ func (s *Service) invoicePaid(in *stripe.Invoice, at time.Time) error {
 	}
 	return s.App.RunInTransaction(func(tx core.App) error {
 		p, err := s.settleFor(tx, in, at)
+		if err != nil || p == nil {
+			return err // not a gift of ours: the account may sell other things
+		}
+		sup, err := tx.FindRecordById(vocab.Supporters, p.GetString("supporter"))
 		if err != nil {
 			return err
-		}
-		var sup *core.Record
-		if p != nil {
-			if sup, err = tx.FindRecordById(vocab.Supporters, p.GetString("supporter")); err != nil {
-				return err
-			}
-		} else if in.CustomerEmail != "" {
-			// A subscription made elsewhere (Stripe's dashboard): the gift
-			// is still the donor's.
-			if sup, err = s.donor(tx, in.CustomerEmail, "", ""); err != nil {
-				return err
-			}
-		} else {
-			return nil
 		}
 		if err := record(tx, payment{supporter: sup, pledge: p, reference: ref, pence: in.AmountPaid, on: paid,
 			notes: "Regular gift through Stripe (invoice " + in.ID + ")."}); err != nil {
 			return err
-		}
-		if p == nil {
-			return nil
 		}
 		changed := false
 		if end := periodEnd(in); end > 0 && p.GetString("status") == vocab.PledgeActive && time.Unix(end, 0).After(p.GetDateTime("next_payment_on").Time()) {

@@ -326,4 +326,13 @@ func TestInvoiceWithoutPayments(t *testing.T) {
 	if n := env.Count(t, vocab.Pledges, "reference = '"+s.subscription+"'"); n != 1 {
 		t.Errorf("%d pledges, want 1", n)
 	}
+	// Another subscription on the same Stripe account (a shop's, say) is
+	// acknowledged and recorded nowhere.
+	other := sub{checkout: "", customer: "cus_shop", subscription: "sub_shop", email: "buyer@example.org", pence: 1500}
+	in := other.invoice(1, "paid", 1, nil, true)
+	in["parent"] = map[string]any{"type": "subscription_details", "subscription_details": map[string]any{"subscription": "sub_shop", "metadata": map[string]any{}}}
+	mustDeliver(t, env, event("invoice.paid", time.Now(), in))
+	if n := env.Count(t, vocab.Supporters, "email = 'buyer@example.org'"); n != 0 || env.Count(t, vocab.Donations, "") != 1 {
+		t.Errorf("another business's invoice was recorded")
+	}
 }
