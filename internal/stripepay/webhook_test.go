@@ -115,6 +115,20 @@ func TestEventsInAnyOrderEndTheSame(t *testing.T) {
 	if err != nil || d.GetString("pledge") != p.Id {
 		t.Errorf("donation by its PaymentIntent: %v, pledge %q", err, d.GetString("pledge"))
 	}
+	// The newsletter box's confirmation works as a signup's does.
+	var confirm string
+	for _, m := range env.SMTP.WaitFor(t, "bob@example.org", 2, 15*time.Second) {
+		if strings.Contains(m.Text, "/confirm?token=") {
+			confirm = env.Link(t, m.Text, "/confirm")
+		}
+	}
+	if code, body := env.Do(t, http.MethodGet, strings.TrimPrefix(confirm, env.URL), "", ""); code != http.StatusOK || !strings.Contains(body, "subscribed</h1>") {
+		t.Fatalf("confirm = %d\n%s", code, body)
+	}
+	bob, _ := env.App.FindFirstRecordByData(vocab.Supporters, "email", "bob@example.org")
+	if bob.GetString("status") != vocab.StatusSubscribed || len(bob.GetStringSlice("topics")) != 1 {
+		t.Errorf("after confirming: %s, topics %v", bob.GetString("status"), bob.GetStringSlice("topics"))
+	}
 	// A second weekly payment is recorded, and thanked no sooner than a month on.
 	mustDeliver(t, env, event("invoice.paid", now.Add(3*time.Second), b.invoice(2, "paid", 1, nil, true)))
 	if n := env.Count(t, vocab.Donations, "pledge = '"+p.Id+"'"); n != 2 {
