@@ -113,6 +113,9 @@ func poundsValue(pence int64) string { return strings.TrimPrefix(poundsLabel(pen
 // anything is created. id is the charity (its name is in the declaration).
 func validate(in Input, a amounts, id charity.Identity) (gift, FieldErrors) {
 	errs := FieldErrors{}
+	if in.Amount == "" && strings.TrimSpace(in.Other) != "" {
+		in.Amount = "other" // typed an amount without choosing "Another amount"
+	}
 	g := gift{Input: in}
 
 	pence, field := int64(0), "amount"

@@ -88,6 +88,7 @@ func TestGoodFormGoesToCheckout(t *testing.T) {
 	}{
 		{"/donate", with(giftAid, "email", "Grace@Example.org", "frequency", "one_off", "amount", "other", "other_amount", "£1,250.50"), 125050, "one_off"},
 		{"/donate", url.Values{"email": {"ada@example.org"}, "frequency": {"monthly"}, "amount": {"25"}}, 2500, "monthly"},
+		{"/donate", url.Values{"email": {"mary@example.org"}, "frequency": {"weekly"}, "other_amount": {"3"}}, 300, "weekly"},
 		{"/sponsor-a-room", url.Values{"email": {"alan@example.org"}, "frequency": {"monthly"}, "amount": {"5"}, "opt_in": {"yes"}}, 2167, "monthly"},
 		{"/sponsor-a-room", with(giftAid, "email", "kath@example.org", "frequency", "weekly", "amount", "other", "other_amount", "7.50"), 750, "weekly"},
 	} {
