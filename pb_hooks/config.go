@@ -14,6 +14,7 @@ import (
 	"supportercrm/internal/mailsend"
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/signup"
+	"supportercrm/internal/stripepay"
 	"supportercrm/internal/tokens"
 )
 
@@ -53,6 +54,9 @@ type Config struct {
 	Bounces BounceConfig
 	// Webhooks are the providers' bounce webhooks (env CRM_WEBHOOK_*).
 	Webhooks bouncehooks.Config
+	// Stripe takes gifts online (env CRM_STRIPE_SECRET_KEY,
+	// CRM_STRIPE_WEBHOOK_SECRET, CRM_STRIPE_API_BASE).
+	Stripe stripepay.Config
 	// PprofAddr, when set, serves net/http/pprof there with block and mutex
 	// profiling on (env CRM_PPROF_ADDR, loopback only, e.g. 127.0.0.1:6060).
 	PprofAddr string
@@ -78,6 +82,9 @@ func ConfigFromEnv() (Config, error) {
 		return c, err
 	}
 	if c.Bounces, err = bounceConfigFromEnv(); err != nil {
+		return c, err
+	}
+	if c.Stripe, err = stripepay.ConfigFromEnv(); err != nil {
 		return c, err
 	}
 	if v := os.Getenv("CRM_SMTP_CONNECTIONS"); v != "" {

@@ -68,6 +68,7 @@ func Register(app core.App, cfg Config) error {
 	dial := outbox.DialSettings(app, &cfg.SMTP)
 	worker := outbox.NewWorker(app, cfg.Outbox, dial)
 	bindPrivacy(app, cfg, signer, set, identity.Get, worker.Wake)
+	bindStripe(app, cfg, signer, set, identity.Get, topics, worker.Wake)
 	alert := func(subject, text string) { alertStaff(app, subject, text) }
 	engine := &campaigns.Engine{
 		App: app, Config: cfg.Campaigns, Dial: dial, Signer: signer,

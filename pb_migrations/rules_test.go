@@ -540,6 +540,27 @@ var rules = []row{
 	{coll: vocab.BounceReports, act: del, role: comms, want: 403},
 	{coll: vocab.BounceReports, act: del, role: admin, want: 403},
 	{coll: vocab.BounceReports, act: del, role: super, want: 204},
+	// Checkouts hold what a donor typed until Stripe says they paid: superusers only.
+	{coll: vocab.Checkouts, act: list, role: anon, want: 403},
+	{coll: vocab.Checkouts, act: list, role: comms, want: 403},
+	{coll: vocab.Checkouts, act: list, role: admin, want: 403},
+	{coll: vocab.Checkouts, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Checkouts, act: view, role: anon, want: 403},
+	{coll: vocab.Checkouts, act: view, role: comms, want: 403},
+	{coll: vocab.Checkouts, act: view, role: admin, want: 403},
+	{coll: vocab.Checkouts, act: view, role: super, want: 200},
+	{coll: vocab.Checkouts, act: create, role: anon, want: 403},
+	{coll: vocab.Checkouts, act: create, role: comms, want: 403},
+	{coll: vocab.Checkouts, act: create, role: admin, want: 403},
+	{coll: vocab.Checkouts, act: create, role: super, want: 200},
+	{coll: vocab.Checkouts, act: update, role: anon, want: 403},
+	{coll: vocab.Checkouts, act: update, role: comms, want: 403},
+	{coll: vocab.Checkouts, act: update, role: admin, want: 403},
+	{coll: vocab.Checkouts, act: update, role: super, want: 200},
+	{coll: vocab.Checkouts, act: del, role: anon, want: 403},
+	{coll: vocab.Checkouts, act: del, role: comms, want: 403},
+	{coll: vocab.Checkouts, act: del, role: admin, want: 403},
+	{coll: vocab.Checkouts, act: del, role: super, want: 204},
 }
 
 // Per-collection defaults: the JSON a create sends ({n} is a sequence number,
@@ -564,6 +585,7 @@ var (
 		vocab.Events:        `{"name":"Event {n}","source":"manual"}`,
 		vocab.SyncRuns:      `{"source":"facebook","trigger":"manual"}`,
 		vocab.BounceReports: `{"event_key":"test:{n}","source":"test","kind":"soft","ref":"dnone"}`,
+		vocab.Checkouts:     `{"form":"donate","frequency":"one_off","amount_pence":1000,"email":"new{n}@example.org","status":"open"}`,
 		vocab.Schedules:     `{"name":"Monthly {n}","enabled":true,"spec":"0 9 1 * *","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
 	}
 	updateField = map[string]string{
@@ -585,12 +607,13 @@ var (
 		vocab.SyncRuns:      "error",
 		vocab.Schedules:     "name",
 		vocab.BounceReports: "effect",
+		vocab.Checkouts:     "first_name",
 	}
 )
 
 // collections lists every collection and view the matrix covers.
 var collections = []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity,
-	vocab.Campaigns, vocab.Deliveries, vocab.Donations, vocab.Pledges, vocab.Declarations, vocab.Timeline, vocab.Giving, vocab.Events, vocab.SyncRuns, vocab.Schedules, vocab.BounceReports}
+	vocab.Campaigns, vocab.Deliveries, vocab.Donations, vocab.Pledges, vocab.Declarations, vocab.Timeline, vocab.Giving, vocab.Events, vocab.SyncRuns, vocab.Schedules, vocab.BounceReports, vocab.Checkouts}
 
 func TestAPIRules(t *testing.T) {
 	f := newFixtures(t)
@@ -1037,6 +1060,8 @@ func (f *fx) make(t *testing.T, coll string) *core.Record {
 		r.Set("status", vocab.DeliveryQueued)
 	case vocab.Donations: // method other: no thank-you email
 		r.Load(map[string]any{"supporter": f.supporter.Id, "amount_pence": 500 + n, "currency": "GBP", "donated_on": "2026-01-01 00:00:00.000Z", "method": "other"})
+	case vocab.Checkouts:
+		r.Load(map[string]any{"form": "donate", "frequency": "one_off", "amount_pence": 1000, "email": fmt.Sprintf("fixture%d@example.org", n), "status": "open"})
 	case vocab.Pledges:
 		r.Load(map[string]any{"supporter": f.supporter.Id, "amount_pence": 250, "frequency": vocab.PledgeMonthly, "starts_on": "2026-01-01 00:00:00.000Z", "status": vocab.PledgeActive})
 	case vocab.Declarations:

@@ -17,10 +17,11 @@ import (
 	"supportercrm/internal/vocab"
 )
 
-// When a donation invites Gift Aid: recent gifts only (an import of last
-// year's donations must not mail every donor), at most one invitation per
-// donor per period (a weekly pledge payment isn't a weekly email), and never
-// for money that can't be Gift Aided or whose donor we can't email.
+// When a donation is thanked: recent gifts only (an import of last year's
+// donations must not mail every donor), at most one thank-you per donor per
+// period (a weekly pledge payment isn't a weekly email), and never for
+// money that can't be Gift Aided or whose donor we can't email. The
+// thank-you invites a Gift Aid declaration when none covers the gift.
 const (
 	thankWithin   = 30 * 24 * time.Hour
 	thankEvery    = 30 * 24 * time.Hour
@@ -33,7 +34,8 @@ var unreachable = []string{vocab.StatusBounced, vocab.StatusComplained, vocab.St
 
 // BindHooks binds, for every writer (dashboard, REST API, imports, Go):
 // the checks on Gift Aid declarations, and the thank-you email queued in the
-// same transaction as a donation from a donor with no declaration.
+// same transaction as a donation (with the Gift Aid link when no
+// declaration covers it).
 func (s *Service) BindHooks() {
 	check := func(e *core.RecordEvent) error {
 		if err := s.checkDeclaration(e.Record); err != nil {
@@ -111,12 +113,12 @@ type thankYou struct {
 	UnsubscribeURL string
 }
 
-// thank queues a thank-you inviting Gift Aid when the donation is recent, of
-// a kind Gift Aid applies to, from a reachable donor who has no declaration
-// and hasn't been invited lately. It reports whether mail was queued.
+// thank queues a thank-you when the donation is recent, of a kind Gift Aid
+// applies to, from a reachable donor who hasn't been thanked lately; it
+// invites Gift Aid when no declaration covers the gift. It reports whether
+// mail was queued.
 func (s *Service) thank(tx core.App, d *core.Record) (bool, error) {
-	if d.GetString("method") == noThanksFor || d.GetString("gift_aid_declaration") != "" ||
-		time.Since(d.GetDateTime("donated_on").Time()) > thankWithin {
+	if d.GetString("method") == noThanksFor || time.Since(d.GetDateTime("donated_on").Time()) > thankWithin {
 		return false, nil
 	}
 	sup, err := tx.FindRecordById(vocab.Supporters, d.GetString("supporter"))
@@ -127,9 +129,11 @@ func (s *Service) thank(tx core.App, d *core.Record) (bool, error) {
 	if slices.Contains(unreachable, sup.GetString("status")) {
 		return false, nil
 	}
-	if covered, err := Covered(tx, sup.Id); err != nil || covered {
+	covered, err := Covered(tx, sup.Id)
+	if err != nil {
 		return false, err
 	}
+	covered = covered || d.GetString("gift_aid_declaration") != ""
 	if recent, err := outbox.QueuedSince(tx, email, vocab.KindThankYou, time.Now().Add(-thankEvery)); err != nil || recent {
 		return false, err
 	}
@@ -146,8 +150,10 @@ func (s *Service) thank(tx core.App, d *core.Record) (bool, error) {
 		FirstName:      first,
 		Amount:         fmt.Sprintf("£%d.%02d", d.GetInt("amount_pence")/100, d.GetInt("amount_pence")%100),
 		Date:           d.GetDateTime("donated_on").Time().In(london).Format(dateForPeople),
-		GiftAidURL:     s.link(id, "/gift-aid", tokens.GiftAid, sup.Id, tokens.GiftAidTTL),
 		PreferencesURL: s.link(id, "/preferences", tokens.Preferences, sup.Id, tokens.PreferencesTTL),
+	}
+	if !covered {
+		data.GiftAidURL = s.link(id, "/gift-aid", tokens.GiftAid, sup.Id, tokens.GiftAidTTL)
 	}
 	if data.FirstName == "" {
 		data.FirstName = "friend"

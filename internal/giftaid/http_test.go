@@ -165,7 +165,7 @@ func TestThankYouDeclareCancel(t *testing.T) {
 		t.Errorf("user agent %q, declared %v, cancelled %v", d.GetString("user_agent"), d.GetDateTime("declared_on"), d.GetDateTime("cancelled_on"))
 	}
 
-	// Covered now: the next donation sends no thank-you.
+	// Covered now, and thanked this month: the next donation sends no mail.
 	donate(t, env, sup, 1000, "direct_debit", time.Now())
 	time.Sleep(300 * time.Millisecond)
 	if n := len(env.SMTP.To("grace@example.org")); n != 1 {
@@ -213,14 +213,15 @@ func TestWhenThankYouIsSent(t *testing.T) {
 	for _, c := range cases {
 		donate(t, env, supporter(t, env, c.email, c.status), 500, c.method, time.Now().Add(-c.ago))
 	}
-	// A donor with a declaration in force isn't asked again; one whose
-	// declaration was cancelled, or covers one gift only, is.
+	// A donor with a declaration in force is thanked without being asked
+	// again (checked below); one whose declaration was cancelled, or covers
+	// one gift only, is asked.
 	for email, decl := range map[string]struct {
 		scope     string
 		cancelled bool
 		want      int
 	}{
-		"declared@example.org":  {vocab.ScopePastAndFuture, false, 0},
+		"declared@example.org":  {vocab.ScopePastAndFuture, false, 1},
 		"cancelled@example.org": {vocab.ScopePastAndFuture, true, 1},
 		"onegift@example.org":   {vocab.ScopeThisDonation, false, 1},
 	} {
@@ -252,6 +253,16 @@ func TestWhenThankYouIsSent(t *testing.T) {
 	}{email: "weekly@example.org", want: 1})
 	env.SMTP.WaitFor(t, "weekly@example.org", 1, 10*time.Second)
 	time.Sleep(300 * time.Millisecond)
+	for _, m := range env.SMTP.To("declared@example.org") {
+		if strings.Contains(m.Text, "/gift-aid") || !strings.Contains(m.Text, "Thank you too for your Gift Aid declaration") {
+			t.Errorf("the thank-you to a declared donor asks for Gift Aid again:\n%s", m.Text)
+		}
+	}
+	for _, m := range env.SMTP.To("cancelled@example.org") {
+		if !strings.Contains(m.Text, "/gift-aid?token=") {
+			t.Errorf("the thank-you to a donor without a declaration has no Gift Aid link:\n%s", m.Text)
+		}
+	}
 	for _, c := range cases {
 		if got := env.Count(t, vocab.Outbox, "to = '"+c.email+"' && kind = 'thank_you'"); got != c.want {
 			t.Errorf("%s: %d thank-you emails queued, want %d", c.email, got, c.want)

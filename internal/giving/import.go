@@ -5,6 +5,7 @@
 package giving
 
 import (
+	"cmp"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -24,7 +25,7 @@ import (
 )
 
 // Columns of a donations file, by the names the README documents.
-var columns = []string{"email", "amount", "amount_pence", "currency", "donated_on", "method", "provider", "reference", "status", "gift_aid", "pledge", "notes"}
+var columns = []string{"email", "amount", "amount_pence", "currency", "donated_on", "method", "provider", "reference", "status", "gift_aid", "pledge", "notes", "payment_intent"}
 
 // paid are the statuses of completed payments, when a file has a status
 // column (Stripe's and PayPal's exports list failed and pending ones too).
@@ -54,6 +55,7 @@ var Aliases = map[string]string{
 
 	"gift_aid_eligible": "gift_aid", "giftaid": "gift_aid", "gift_aided": "gift_aid",
 	"pledge_reference": "pledge", "pledge_id": "pledge",
+	"paymentintent_id": "payment_intent", "payment_intent_id": "payment_intent",
 	"description": "notes", "note": "notes", "comment": "notes", "comments": "notes",
 }
 
@@ -201,6 +203,12 @@ func parse(rec csvio.Row, defaultProvider string, now time.Time) (row, string) {
 
 	if p.reference = rec.Get("reference"); p.reference == "" {
 		return p, "no reference: each donation needs the provider's transaction id"
+	}
+	// Stripe's payments export names each payment by its charge (id) and
+	// its PaymentIntent; gifts taken online are recorded by the
+	// PaymentIntent (internal/stripepay), so that is the key here too.
+	if pi := rec.Get("payment_intent"); pi != "" && strings.EqualFold(cmp.Or(rec.Get("provider"), defaultProvider), "stripe") {
+		p.reference = pi
 	}
 	if utf8.RuneCountInString(p.reference) > 100 {
 		return p, "the reference is longer than 100 characters"

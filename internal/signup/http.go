@@ -203,18 +203,29 @@ func FormToken(s *tokens.Signer) string {
 // token is a stale page (or a bot posting blind); a post faster than a human
 // could fill the form is a bot.
 func (h *Handlers) checkFormToken(tok string) formCheck {
-	c, err := h.S.Signer.Verify(tokens.Form, tok)
+	age, err := FormAge(h.S.Signer, tok)
 	if err != nil {
 		return formInvalid
 	}
-	served, err := strconv.ParseInt(c.Subject, 36, 64)
-	if err != nil {
-		return formInvalid
-	}
-	if h.S.Signer.Now().Sub(time.UnixMilli(served)) < h.S.MinSubmit {
+	if age < h.S.MinSubmit {
 		return formTooFast
 	}
 	return formOK
+}
+
+// FormAge is how long ago the form a FormToken came with was served; an
+// error for a missing, forged or expired token. Other public forms (the
+// giving forms) use it for the same bot check.
+func FormAge(s *tokens.Signer, tok string) (time.Duration, error) {
+	c, err := s.Verify(tokens.Form, tok)
+	if err != nil {
+		return 0, err
+	}
+	served, err := strconv.ParseInt(c.Subject, 36, 64)
+	if err != nil {
+		return 0, tokens.ErrMalformed
+	}
+	return s.Now().Sub(time.UnixMilli(served)), nil
 }
 
 // ConfirmPage serves GET /confirm.

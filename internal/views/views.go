@@ -162,12 +162,28 @@ var pageHeaders = map[string]string{
 // Respond renders the named page and writes it with the security headers.
 // cache is the Cache-Control value ("no-store" for pages with tokens).
 func (s *Set) Respond(w http.ResponseWriter, status int, cache, name string, data any) error {
+	return s.respond(w, status, cache, name, data, "")
+}
+
+// RespondFormsTo is Respond for a page whose form is answered with a
+// redirect to another site (the giving forms, to Stripe Checkout): browsers
+// check form-action at every redirect, so the policy also allows those
+// origins there, and nowhere else.
+func (s *Set) RespondFormsTo(w http.ResponseWriter, status int, cache, name string, data any, origins ...string) error {
+	return s.respond(w, status, cache, name, data, strings.Replace(pageHeaders["Content-Security-Policy"],
+		"form-action 'self'", "form-action 'self' "+strings.Join(origins, " "), 1))
+}
+
+func (s *Set) respond(w http.ResponseWriter, status int, cache, name string, data any, csp string) error {
 	var buf bytes.Buffer
 	if err := s.Page(&buf, name, data); err != nil {
 		return err
 	}
 	for k, v := range pageHeaders {
 		w.Header().Set(k, v)
+	}
+	if csp != "" {
+		w.Header().Set("Content-Security-Policy", csp)
 	}
 	w.Header().Set("Cache-Control", cache)
 	w.WriteHeader(status)

@@ -51,11 +51,12 @@ const (
 	MethodPreferences  = "preferences"
 	MethodLink         = "unsubscribe_link"
 	MethodOneClick     = "one_click"
-	MethodComplaint    = "complaint" // the supporter reported a message as spam
+	MethodComplaint    = "complaint"   // the supporter reported a message as spam
+	MethodGivingForm   = "giving_form" // the newsletter box on /donate and /sponsor-a-room
 )
 
 // ConsentMethods lists every capture method.
-var ConsentMethods = []string{MethodWebForm, MethodEmbeddedForm, MethodAPI, MethodImport, MethodStaff, MethodPreferences, MethodLink, MethodOneClick, MethodComplaint}
+var ConsentMethods = []string{MethodWebForm, MethodEmbeddedForm, MethodAPI, MethodImport, MethodStaff, MethodPreferences, MethodLink, MethodOneClick, MethodComplaint, MethodGivingForm}
 
 // Outbox statuses. A sending message is one a worker has claimed and is
 // handing to the relay; its next_attempt_at is when the claim runs out and
@@ -75,12 +76,14 @@ const (
 	KindWelcome           = "welcome"
 	KindAlert             = "staff_alert"
 	KindTest              = "test"
-	KindThankYou          = "thank_you"     // a donation's thanks, inviting a Gift Aid declaration
-	KindGiftAidLink       = "gift_aid_link" // a Gift Aid page link the donor asked for
+	KindThankYou          = "thank_you"      // a donation's thanks, inviting a Gift Aid declaration
+	KindGiftAidLink       = "gift_aid_link"  // a Gift Aid page link the donor asked for
+	KindPaymentFailed     = "payment_failed" // a regular gift Stripe gave up collecting, told to the donor
+	KindManageLink        = "manage_link"    // a "manage my sponsorship" link the donor asked for
 )
 
 // OutboxKinds lists every outbox kind.
-var OutboxKinds = []string{KindConfirm, KindAlreadySubscribed, KindWelcome, KindAlert, KindTest, KindThankYou, KindGiftAidLink}
+var OutboxKinds = []string{KindConfirm, KindAlreadySubscribed, KindWelcome, KindAlert, KindTest, KindThankYou, KindGiftAidLink, KindPaymentFailed, KindManageLink}
 
 // Suppression reasons.
 const (
@@ -160,7 +163,14 @@ const (
 	Donations    = "donations"
 	Pledges      = "pledges"
 	Declarations = "gift_aid_declarations"
+	// Checkouts are giving forms handed to Stripe Checkout and not yet
+	// settled: what the donor typed, kept until Stripe says they paid.
+	Checkouts = "checkouts"
 )
+
+// ProviderStripe is the provider of donations and pledges taken online,
+// as the CSV import names it too.
+const ProviderStripe = "stripe"
 
 // Donation methods.
 var DonationMethods = []string{"card", "direct_debit", "standing_order", "bank_transfer", "cash", "cheque", "paypal", "other"}
