@@ -71,6 +71,7 @@ func Register(app core.App, cfg Config) error {
 		Identity: identity.Get, Layouts: layouts, Hash: signup.HashEmail, Alert: alert,
 		Funcs: func() map[string]any { return events.Funcs(app, time.Now) },
 	}
+	bindJourneys(app, cfg.Journeys, engine)
 	fb, err := newFacebook(app, cfg.Facebook, alert)
 	if err != nil {
 		return err

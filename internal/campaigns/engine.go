@@ -123,6 +123,9 @@ type Engine struct {
 	Hash func(email string) string
 	// Alert tells staff something needs them (e.g. a campaign paused itself).
 	Alert func(subject, text string)
+	// ViewElse, when set, serves a view-in-browser link that names no
+	// delivery: a message sent through a Single (a journey step).
+	ViewElse func(ev *core.RequestEvent, messageID string) error
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc
@@ -315,6 +318,12 @@ func (e *Engine) work(ctx context.Context, stop context.CancelFunc, id string) e
 
 // compile renders a campaign record's content.
 func (e *Engine) compile(c *core.Record) (*Compiled, error) {
+	return e.compileContent(ContentOf(c))
+}
+
+// compileContent renders content with the charity's identity and the
+// template functions as they are now.
+func (e *Engine) compileContent(c Content) (*Compiled, error) {
 	id, err := e.Identity()
 	if err != nil {
 		return nil, err
@@ -323,7 +332,7 @@ func (e *Engine) compile(c *core.Record) (*Compiled, error) {
 	if e.Funcs != nil {
 		funcs = e.Funcs()
 	}
-	return Compile(ContentOf(c), e.Layouts, id, funcs)
+	return Compile(c, e.Layouts, id, funcs)
 }
 
 // Check reports whether a record with a campaign's content fields (a

@@ -25,6 +25,9 @@ type Env struct {
 	App  *tests.TestApp
 	URL  string // base URL of the HTTP server, no trailing slash
 	SMTP *SMTPSink
+
+	opts Options
+	srv  *httptest.Server
 }
 
 // Options adjust a test app before it starts.
@@ -41,7 +44,13 @@ type Options struct {
 // Start runs the app with its routes and workers on loopback.
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
-	app, err := tests.NewTestApp(t.TempDir())
+	return start(t, opts, t.TempDir(), nil)
+}
+
+// start runs the app on a copy of dataDir, with sink as its relay (nil: a new one).
+func start(t testing.TB, opts Options, dataDir string, sink *SMTPSink) *Env {
+	t.Helper()
+	app, err := tests.NewTestApp(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,9 +65,11 @@ func Start(t testing.TB, opts Options) *Env {
 	if err := pb_hooks.Register(app, cfg); err != nil {
 		t.Fatal(err)
 	}
-	sink := NewSMTPSink(t)
-	if !opts.SMTPDown {
-		sink.Start(t)
+	if sink == nil {
+		sink = NewSMTPSink(t)
+		if !opts.SMTPDown {
+			sink.Start(t)
+		}
 	}
 
 	// The settings are saved before OnServe starts the workers (outbox,
@@ -99,7 +110,7 @@ func Start(t testing.TB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	srv.Start()
-	return &Env{App: app, URL: srv.URL, SMTP: sink}
+	return &Env{App: app, URL: srv.URL, SMTP: sink, opts: opts, srv: srv}
 }
 
 // Client is an HTTP client that doesn't follow redirects.
