@@ -3,8 +3,8 @@ package journeys
 import (
 	"strconv"
 
-	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/vocab"
@@ -93,10 +93,10 @@ func hours(step *core.Record) string { return strconv.Itoa(step.GetInt("delay_ho
 func (s *Service) backfill(tx core.App, step *core.Record) error {
 	now := stamp(s.now())
 	_, err := tx.DB().NewQuery(`INSERT OR IGNORE INTO {{journey_sends}} (id, journey, step, supporter, status, started_at, due_at, created, updated)
-		SELECT substr(lower(hex(randomblob(8))), 1, 15), {:journey}, {:step}, e.supporter, {:queued}, e.started_at, `+dueSQL+`, {:now}, {:now}
+		SELECT substr(lower(hex(randomblob(8))), 1, 15), {:journey}, {:step}, e.supporter, {:queued}, e.started_at, ` + dueSQL + `, {:now}, {:now}
 		FROM (SELECT supporter, min(started_at) AS started_at FROM {{journey_sends}} WHERE journey = {:journey} GROUP BY supporter) e
 		JOIN {{supporters}} s ON s.id = e.supporter AND s.status = {:subscribed}
-		WHERE `+dueSQL+` > {:now}`).
+		WHERE ` + dueSQL + ` > {:now}`).
 		Bind(dbx.Params{"journey": step.GetString("journey"), "step": step.Id, "queued": vocab.SendQueued, "hours": hours(step),
 			"subscribed": vocab.StatusSubscribed, "now": now}).Execute()
 	return err
