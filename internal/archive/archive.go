@@ -19,8 +19,8 @@ import (
 	"time"
 	"unicode"
 
-	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/campaigns"
