@@ -73,6 +73,7 @@ func Register(app core.App, cfg Config) error {
 		Funcs: func() map[string]any { return events.Funcs(app, time.Now) },
 	}
 	bindJourneys(app, cfg.Journeys, engine)
+	bindSegments(app)
 	bindArchive(app, &archive.Archive{App: app, Views: set, Identity: identity.Get, Funcs: engine.Funcs})
 	fb, err := newFacebook(app, cfg.Facebook, alert)
 	if err != nil {

@@ -21,7 +21,8 @@ import (
 // This file checks the REST API rules of every collection and view
 // (1764086400_collections.go, 1764086403_campaigns.go, 1764086404_schedules.go,
 // 1764086405_events.go, 1764086406_giving.go, 1764086407_crm.go,
-// 1764086560_rules.go, 1764086760_journeys.go), together with the hooks that back them, for every
+// 1764086560_rules.go, 1764086760_journeys.go,
+// 1764086762_segments.go), together with the hooks that back them, for every
 // collection × role × action.
 //
 // Status codes come from PocketBase's apis/record_crud.go (v0.40.4):
@@ -585,6 +586,30 @@ var rules = []row{
 	{coll: vocab.JourneySends, act: del, role: comms, want: 403},
 	{coll: vocab.JourneySends, act: del, role: admin, want: 403},
 	{coll: vocab.JourneySends, act: del, role: super, want: 204},
+	// segments: staff read and write them; a giving filter is for admins.
+	{coll: vocab.Segments, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Segments, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.Segments, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Segments, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Segments, act: view, role: anon, want: 404},
+	{coll: vocab.Segments, act: view, role: comms, want: 200},
+	{coll: vocab.Segments, act: view, role: admin, want: 200},
+	{coll: vocab.Segments, act: view, role: super, want: 200},
+	{coll: vocab.Segments, act: create, role: anon, want: 400},
+	{coll: vocab.Segments, act: create, role: comms, want: 200},
+	{coll: vocab.Segments, act: create, role: admin, want: 200},
+	{coll: vocab.Segments, act: create, role: super, want: 200},
+	{coll: vocab.Segments, act: create, role: comms, want: 403, note: "giving filter", body: `{"name":"Donors {n}","giving":"donated"}`, says: "admins"},
+	{coll: vocab.Segments, act: create, role: admin, want: 200, note: "giving filter", body: `{"name":"Donors {n}","giving":"donated"}`},
+	{coll: vocab.Segments, act: update, role: anon, want: 404},
+	{coll: vocab.Segments, act: update, role: comms, want: 200},
+	{coll: vocab.Segments, act: update, role: admin, want: 200},
+	{coll: vocab.Segments, act: update, role: super, want: 200},
+	{coll: vocab.Segments, act: update, role: comms, want: 403, note: "add a giving filter", body: `{"giving":"active_pledge"}`},
+	{coll: vocab.Segments, act: del, role: anon, want: 404},
+	{coll: vocab.Segments, act: del, role: comms, want: 204},
+	{coll: vocab.Segments, act: del, role: admin, want: 204},
+	{coll: vocab.Segments, act: del, role: super, want: 204},
 	// A campaign is public only once sent (internal/archive).
 	{coll: vocab.Campaigns, act: update, role: comms, want: 400, note: "public before it was sent", body: `{"public":true}`, says: "public"},
 }
@@ -611,6 +636,7 @@ var (
 		vocab.Events:       `{"name":"Event {n}","source":"manual"}`,
 		vocab.SyncRuns:     `{"source":"facebook","trigger":"manual"}`,
 		vocab.Journeys:     `{"name":"Journey {n}","trigger":"confirmed"}`,
+		vocab.Segments:     `{"name":"Segment {n}","tags":["leeds"],"postcode_areas":["LS"]}`,
 		vocab.JourneySteps: `{"journey":"{journey}","delay_hours":72,"subject":"Hello {{.FirstName}}","body_format":"markdown","body":"Hi {n}"}`,
 		vocab.JourneySends: `{"journey":"{journey}","step":"s{n}","supporter":"{supporter}","status":"skipped"}`,
 		vocab.Schedules:    `{"name":"Monthly {n}","enabled":true,"spec":"0 9 1 * *","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
@@ -634,6 +660,7 @@ var (
 		vocab.SyncRuns:     "error",
 		vocab.Schedules:    "name",
 		vocab.Journeys:     "name",
+		vocab.Segments:     "name",
 		vocab.JourneySteps: "subject",
 		vocab.JourneySends: "last_error",
 	}
@@ -642,7 +669,7 @@ var (
 // collections lists every collection and view the matrix covers.
 var collections = []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity,
 	vocab.Campaigns, vocab.Deliveries, vocab.Donations, vocab.Pledges, vocab.Declarations, vocab.Timeline, vocab.Giving, vocab.Events, vocab.SyncRuns, vocab.Schedules,
-	vocab.Journeys, vocab.JourneySteps, vocab.JourneySends}
+	vocab.Journeys, vocab.JourneySteps, vocab.JourneySends, vocab.Segments}
 
 func TestAPIRules(t *testing.T) {
 	f := newFixtures(t)
@@ -1110,6 +1137,8 @@ func (f *fx) make(t *testing.T, coll string) *core.Record {
 	case vocab.SyncRuns:
 		r.Set("source", "facebook")
 		r.Set("trigger", "cron")
+	case vocab.Segments:
+		r.Set("name", fmt.Sprintf("Fixture %d", n))
 	case vocab.Journeys: // disabled: nobody starts it
 		r.Set("name", fmt.Sprintf("Fixture %d", n))
 		r.Set("trigger", vocab.TriggerConfirmed)
