@@ -98,10 +98,13 @@ func (s *Service) wakeAfter(app core.App) {
 // Run sends due steps until ctx ends; a message being sent then is finished
 // and recorded first.
 func (s *Service) Run(ctx context.Context) {
+	failing := false // said once, not every pass, until a pass succeeds
 	for {
-		if err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+		err := s.Tick(ctx)
+		if err != nil && ctx.Err() == nil && !failing {
 			s.App.Logger().Warn("journeys: a pass stopped short; due steps wait for the next", "error", err.Error())
 		}
+		failing = err != nil
 		t := time.NewTimer(s.Config.Poll)
 		select {
 		case <-ctx.Done():
