@@ -11,6 +11,7 @@ import (
 
 	"supportercrm/internal/bouncehooks"
 	"supportercrm/internal/campaigns"
+	"supportercrm/internal/journeys"
 	"supportercrm/internal/mailsend"
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/signup"
@@ -40,6 +41,8 @@ type Config struct {
 	// Campaigns tunes sending (env CRM_SMTP_CONNECTIONS, CRM_SEND_RATE,
 	// CRM_UNSUBSCRIBE_MAILTO, CRM_CAMPAIGN_LEASE_SECONDS).
 	Campaigns campaigns.Config
+	// Journeys tunes the journey worker (its clock and how often it looks).
+	Journeys journeys.Config
 	// SMTP holds DKIM, which signs every outgoing message when set (env
 	// CRM_DKIM_DOMAIN, CRM_DKIM_SELECTOR, CRM_DKIM_KEY_FILE), and the
 	// connection limits (env CRM_SMTP_IDLE_TIMEOUT,

@@ -16,6 +16,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
+	"supportercrm/internal/archive"
 	"supportercrm/internal/campaigns"
 	"supportercrm/internal/charity"
 	"supportercrm/internal/emaillogo"
@@ -75,6 +76,9 @@ func Register(app core.App, cfg Config) error {
 		Identity: identity.Get, Layouts: layouts, Hash: signup.HashEmail, Alert: alert, ReturnPath: returnPaths.Delivery,
 		Funcs: func() map[string]any { return events.Funcs(app, time.Now) },
 	}
+	bindJourneys(app, cfg.Journeys, engine)
+	bindSegments(app)
+	bindArchive(app, &archive.Archive{App: app, Views: set, Identity: identity.Get, Funcs: engine.Funcs})
 	fb, err := newFacebook(app, cfg.Facebook, alert)
 	if err != nil {
 		return err

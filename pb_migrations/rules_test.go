@@ -21,7 +21,8 @@ import (
 // This file checks the REST API rules of every collection and view
 // (1764086400_collections.go, 1764086403_campaigns.go, 1764086404_schedules.go,
 // 1764086405_events.go, 1764086406_giving.go, 1764086407_crm.go,
-// 1764086560_rules.go), together with the hooks that back them, for every
+// 1764086560_rules.go, 1764086760_journeys.go,
+// 1764086762_segments.go), together with the hooks that back them, for every
 // collection × role × action.
 //
 // Status codes come from PocketBase's apis/record_crud.go (v0.40.4):
@@ -561,6 +562,98 @@ var rules = []row{
 	{coll: vocab.Checkouts, act: del, role: comms, want: 403},
 	{coll: vocab.Checkouts, act: del, role: admin, want: 403},
 	{coll: vocab.Checkouts, act: del, role: super, want: 204},
+	// journeys and their steps: staff (comms and admins) edit them; a step
+	// that doesn't render and a topic journey without topics are refused.
+	// journey_sends are written by the app: staff read them.
+	{coll: vocab.Journeys, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Journeys, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.Journeys, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Journeys, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Journeys, act: view, role: anon, want: 404},
+	{coll: vocab.Journeys, act: view, role: comms, want: 200},
+	{coll: vocab.Journeys, act: view, role: admin, want: 200},
+	{coll: vocab.Journeys, act: view, role: super, want: 200},
+	{coll: vocab.Journeys, act: create, role: anon, want: 400},
+	{coll: vocab.Journeys, act: create, role: comms, want: 200},
+	{coll: vocab.Journeys, act: create, role: admin, want: 200},
+	{coll: vocab.Journeys, act: create, role: super, want: 200},
+	{coll: vocab.Journeys, act: update, role: anon, want: 404},
+	{coll: vocab.Journeys, act: update, role: comms, want: 200},
+	{coll: vocab.Journeys, act: update, role: admin, want: 200},
+	{coll: vocab.Journeys, act: update, role: super, want: 200},
+	{coll: vocab.Journeys, act: del, role: anon, want: 404},
+	{coll: vocab.Journeys, act: del, role: comms, want: 204},
+	{coll: vocab.Journeys, act: del, role: admin, want: 204},
+	{coll: vocab.Journeys, act: del, role: super, want: 204},
+	{coll: vocab.JourneySteps, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.JourneySteps, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.JourneySteps, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.JourneySteps, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.JourneySteps, act: view, role: anon, want: 404},
+	{coll: vocab.JourneySteps, act: view, role: comms, want: 200},
+	{coll: vocab.JourneySteps, act: view, role: admin, want: 200},
+	{coll: vocab.JourneySteps, act: view, role: super, want: 200},
+	{coll: vocab.JourneySteps, act: create, role: anon, want: 400},
+	{coll: vocab.JourneySteps, act: create, role: comms, want: 200},
+	{coll: vocab.JourneySteps, act: create, role: admin, want: 200},
+	{coll: vocab.JourneySteps, act: create, role: super, want: 200},
+	{coll: vocab.JourneySteps, act: update, role: anon, want: 404},
+	{coll: vocab.JourneySteps, act: update, role: comms, want: 200},
+	{coll: vocab.JourneySteps, act: update, role: admin, want: 200},
+	{coll: vocab.JourneySteps, act: update, role: super, want: 200},
+	{coll: vocab.JourneySteps, act: del, role: anon, want: 404},
+	{coll: vocab.JourneySteps, act: del, role: comms, want: 204},
+	{coll: vocab.JourneySteps, act: del, role: admin, want: 204},
+	{coll: vocab.JourneySteps, act: del, role: super, want: 204},
+	{coll: vocab.Journeys, act: create, role: comms, want: 400, note: "topic journey without topics", body: `{"name":"Events series","trigger":"topic_added"}`},
+	{coll: vocab.JourneySteps, act: create, role: comms, want: 400, note: "doesn't render", body: `{"journey":"{journey}","delay_hours":0,"subject":"Hi","body_format":"markdown","body":"{{.Nickname}}"}`, says: "Nickname"},
+	{coll: vocab.JourneySteps, act: update, role: comms, want: 200, note: "counters are the worker's", body: `{"sent":99}`, field: "sent", value: "0"},
+	{coll: vocab.JourneySends, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.JourneySends, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.JourneySends, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.JourneySends, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.JourneySends, act: view, role: anon, want: 404},
+	{coll: vocab.JourneySends, act: view, role: comms, want: 200},
+	{coll: vocab.JourneySends, act: view, role: admin, want: 200},
+	{coll: vocab.JourneySends, act: view, role: super, want: 200},
+	{coll: vocab.JourneySends, act: create, role: anon, want: 403},
+	{coll: vocab.JourneySends, act: create, role: comms, want: 403},
+	{coll: vocab.JourneySends, act: create, role: admin, want: 403},
+	{coll: vocab.JourneySends, act: create, role: super, want: 200},
+	{coll: vocab.JourneySends, act: update, role: anon, want: 403},
+	{coll: vocab.JourneySends, act: update, role: comms, want: 403},
+	{coll: vocab.JourneySends, act: update, role: admin, want: 403},
+	{coll: vocab.JourneySends, act: update, role: super, want: 200},
+	{coll: vocab.JourneySends, act: del, role: anon, want: 403},
+	{coll: vocab.JourneySends, act: del, role: comms, want: 403},
+	{coll: vocab.JourneySends, act: del, role: admin, want: 403},
+	{coll: vocab.JourneySends, act: del, role: super, want: 204},
+	// segments: staff read and write them; a giving filter is for admins.
+	{coll: vocab.Segments, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Segments, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.Segments, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Segments, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Segments, act: view, role: anon, want: 404},
+	{coll: vocab.Segments, act: view, role: comms, want: 200},
+	{coll: vocab.Segments, act: view, role: admin, want: 200},
+	{coll: vocab.Segments, act: view, role: super, want: 200},
+	{coll: vocab.Segments, act: create, role: anon, want: 400},
+	{coll: vocab.Segments, act: create, role: comms, want: 200},
+	{coll: vocab.Segments, act: create, role: admin, want: 200},
+	{coll: vocab.Segments, act: create, role: super, want: 200},
+	{coll: vocab.Segments, act: create, role: comms, want: 403, note: "giving filter", body: `{"name":"Donors {n}","giving":"donated"}`, says: "admins"},
+	{coll: vocab.Segments, act: create, role: admin, want: 200, note: "giving filter", body: `{"name":"Donors {n}","giving":"donated"}`},
+	{coll: vocab.Segments, act: update, role: anon, want: 404},
+	{coll: vocab.Segments, act: update, role: comms, want: 200},
+	{coll: vocab.Segments, act: update, role: admin, want: 200},
+	{coll: vocab.Segments, act: update, role: super, want: 200},
+	{coll: vocab.Segments, act: update, role: comms, want: 403, note: "add a giving filter", body: `{"giving":"active_pledge"}`},
+	{coll: vocab.Segments, act: del, role: anon, want: 404},
+	{coll: vocab.Segments, act: del, role: comms, want: 204},
+	{coll: vocab.Segments, act: del, role: admin, want: 204},
+	{coll: vocab.Segments, act: del, role: super, want: 204},
+	// A campaign is public only once sent (internal/archive).
+	{coll: vocab.Campaigns, act: update, role: comms, want: 400, note: "public before it was sent", body: `{"public":true}`, says: "public"},
 }
 
 // Per-collection defaults: the JSON a create sends ({n} is a sequence number,
@@ -587,6 +680,10 @@ var (
 		vocab.BounceReports: `{"event_key":"test:{n}","source":"test","kind":"soft","ref":"dnone"}`,
 		vocab.Checkouts:     `{"form":"donate","frequency":"one_off","amount_pence":1000,"email":"new{n}@example.org","status":"open"}`,
 		vocab.Schedules:     `{"name":"Monthly {n}","enabled":true,"spec":"0 9 1 * *","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
+		vocab.Journeys:      `{"name":"Journey {n}","trigger":"confirmed"}`,
+		vocab.Segments:      `{"name":"Segment {n}","tags":["leeds"],"postcode_areas":["LS"]}`,
+		vocab.JourneySteps:  `{"journey":"{journey}","delay_hours":72,"subject":"Hello {{.FirstName}}","body_format":"markdown","body":"Hi {n}"}`,
+		vocab.JourneySends:  `{"journey":"{journey}","step":"s{n}","supporter":"{supporter}","status":"skipped"}`,
 	}
 	updateField = map[string]string{
 		vocab.Supporters:    "notes",
@@ -608,12 +705,17 @@ var (
 		vocab.Schedules:     "name",
 		vocab.BounceReports: "effect",
 		vocab.Checkouts:     "first_name",
+		vocab.Journeys:      "name",
+		vocab.Segments:      "name",
+		vocab.JourneySteps:  "subject",
+		vocab.JourneySends:  "last_error",
 	}
 )
 
 // collections lists every collection and view the matrix covers.
 var collections = []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity,
-	vocab.Campaigns, vocab.Deliveries, vocab.Donations, vocab.Pledges, vocab.Declarations, vocab.Timeline, vocab.Giving, vocab.Events, vocab.SyncRuns, vocab.Schedules, vocab.BounceReports, vocab.Checkouts}
+	vocab.Campaigns, vocab.Deliveries, vocab.Donations, vocab.Pledges, vocab.Declarations, vocab.Timeline, vocab.Giving, vocab.Events, vocab.SyncRuns, vocab.Schedules, vocab.BounceReports, vocab.Checkouts,
+	vocab.Journeys, vocab.JourneySteps, vocab.JourneySends, vocab.Segments}
 
 func TestAPIRules(t *testing.T) {
 	f := newFixtures(t)
@@ -723,7 +825,7 @@ func testCreate(t *testing.T, f *fx, r row) {
 	if strings.Contains(body, "{campaign}") {
 		campaign = f.make(t, vocab.Campaigns).Id
 	}
-	body = strings.NewReplacer("{n}", fmt.Sprint(n), "{supporter}", f.supporter.Id, "{topic}", f.shared[vocab.Topics].Id, "{campaign}", campaign).Replace(body)
+	body = strings.NewReplacer("{n}", fmt.Sprint(n), "{supporter}", f.supporter.Id, "{topic}", f.shared[vocab.Topics].Id, "{campaign}", campaign, "{journey}", f.shared[vocab.Journeys].Id).Replace(body)
 	before := f.count(t, r.coll)
 	status, resp := f.do(t, r.role, http.MethodPost, "/api/collections/"+r.coll+"/records", body)
 	if status != r.want {
@@ -1083,6 +1185,15 @@ func (f *fx) make(t *testing.T, coll string) *core.Record {
 	case vocab.SyncRuns:
 		r.Set("source", "facebook")
 		r.Set("trigger", "cron")
+	case vocab.Segments:
+		r.Set("name", fmt.Sprintf("Fixture %d", n))
+	case vocab.Journeys: // disabled: nobody starts it
+		r.Set("name", fmt.Sprintf("Fixture %d", n))
+		r.Set("trigger", vocab.TriggerConfirmed)
+	case vocab.JourneySteps:
+		r.Load(map[string]any{"journey": f.shared[vocab.Journeys].Id, "delay_hours": 24, "subject": "Hello {{.FirstName}}", "body_format": vocab.FormatMarkdown, "body": "Fixture body"})
+	case vocab.JourneySends: // skipped: the worker leaves it alone
+		r.Load(map[string]any{"journey": f.shared[vocab.Journeys].Id, "step": fmt.Sprintf("s%d", n), "supporter": f.supporter.Id, "status": vocab.DeliverySkipped})
 	case vocab.Schedules: // disabled: the runner leaves it alone
 		r.Set("name", fmt.Sprintf("Fixture %d", n))
 		r.Set("spec", "@monthly")

@@ -45,7 +45,7 @@ func TestSupporterTimeline(t *testing.T) {
 		return body
 	}
 
-	// Sign up, confirm (welcome mail), receive a campaign.
+	// Sign up, confirm (the welcome journey's first step), receive a campaign.
 	if status, body := env.PostJSON(t, "/api/subscribe", `{"email":"`+email+`","first_name":"Tim","topics":["newsletter","events"],"consent":true}`); status != http.StatusAccepted {
 		t.Fatalf("signup = %d %s", status, body)
 	}
@@ -53,7 +53,7 @@ func TestSupporterTimeline(t *testing.T) {
 	sent(vocab.KindConfirm)
 	get(env.Link(t, confirm.Text, "/confirm"))
 	welcome := env.SMTP.WaitFor(t, email, 2, 10*time.Second)[1]
-	sent(vocab.KindWelcome)
+	until("welcome recorded", func() bool { return env.Count(t, vocab.JourneySends, "status = 'sent'") == 1 })
 	testkit.DueCampaign(t, env.App, "Winter sleep-out", "Hello {{.FirstName}}")
 	env.SMTP.WaitFor(t, email, 3, 10*time.Second)
 	until("the delivery recorded", func() bool { return env.Count(t, vocab.Deliveries, "status = 'sent'") == 1 })
@@ -104,7 +104,7 @@ func TestSupporterTimeline(t *testing.T) {
 		got = append(got, r.GetString("kind"))
 		t.Logf("%s  %-18s %6d  %s", r.GetString("at"), r.GetString("kind"), r.GetInt("amount_pence"), r.GetString("summary"))
 	}
-	want := []string{"signup", "consent_grant", "email", "consent_confirmed", "email", "campaign", "donation", "email", "pledge", "pledge", "gift_aid", "unsubscribe"}
+	want := []string{"signup", "consent_grant", "email", "consent_confirmed", "journey", "campaign", "donation", "email", "pledge", "pledge", "gift_aid", "unsubscribe"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("kinds in order:\n got %v\nwant %v", got, want)
 	}
@@ -121,6 +121,10 @@ func TestSupporterTimeline(t *testing.T) {
 		case "consent_grant":
 			if !strings.Contains(r.GetString("summary"), "newsletter") || !strings.Contains(r.GetString("summary"), "(api)") {
 				t.Errorf("consent row %q", r.GetString("summary"))
+			}
+		case "journey":
+			if r.GetString("summary") != "Welcome: Welcome to Lanternhouse Trust (sent)" || r.GetString("ref") == "" {
+				t.Errorf("journey row %q", r.GetString("summary"))
 			}
 		case "unsubscribe":
 			if r.GetString("summary") != "Unsubscribed: events, newsletter (one_click)" {

@@ -22,6 +22,8 @@ import (
 type Audience struct {
 	Topics []string
 	Tags   []string
+	// Segment, when set, narrows it further (segment.go).
+	Segment *Segment
 }
 
 // Tag limits, as the supporter import's.

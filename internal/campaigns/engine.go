@@ -126,6 +126,9 @@ type Engine struct {
 	// ReturnPath, when set, gives a delivery's envelope sender (VERP), so
 	// its bounces name it; "" keeps the From address.
 	ReturnPath func(deliveryID string) string
+	// ViewElse, when set, serves a view-in-browser link that names no
+	// delivery: a message sent through a Single (a journey step).
+	ViewElse func(ev *core.RequestEvent, messageID string) error
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc
@@ -318,6 +321,12 @@ func (e *Engine) work(ctx context.Context, stop context.CancelFunc, id string) e
 
 // compile renders a campaign record's content.
 func (e *Engine) compile(c *core.Record) (*Compiled, error) {
+	return e.compileContent(ContentOf(c))
+}
+
+// compileContent renders content with the charity's identity and the
+// template functions as they are now.
+func (e *Engine) compileContent(c Content) (*Compiled, error) {
 	id, err := e.Identity()
 	if err != nil {
 		return nil, err
@@ -326,7 +335,7 @@ func (e *Engine) compile(c *core.Record) (*Compiled, error) {
 	if e.Funcs != nil {
 		funcs = e.Funcs()
 	}
-	return Compile(ContentOf(c), e.Layouts, id, funcs)
+	return Compile(c, e.Layouts, id, funcs)
 }
 
 // Check reports whether a record with a campaign's content fields (a

@@ -21,11 +21,11 @@ func RecordSentForTest(app core.App, campaignID, deliveryID string, rowid int64,
 	return r.record([]result{{job: job{ID: deliveryID, RowID: rowid}, kind: sent, messageID: messageID}})
 }
 
-// SnapshotForTest writes the deliveries of c's whole audience in one
-// transaction, through the snapshot's own insert, without the engine (c
-// may be a draft, which the engine leaves alone).
+// SnapshotForTest writes the deliveries of c's whole audience (its segment
+// included) in one transaction, through the snapshot's own insert, without
+// the engine (c may be a draft, which the engine leaves alone).
 func SnapshotForTest(app core.App, c *core.Record) (int64, error) {
-	a, err := AudienceOf(c)
+	a, err := audienceIn(app, c)
 	if err != nil {
 		return 0, err
 	}

@@ -31,7 +31,7 @@ var transitions = map[string][]string{
 }
 
 // contentFields can't change once a campaign has started sending.
-var contentFields = []string{"subject", "preheader", "body", "body_format", "layout", "topics", "tags"}
+var contentFields = []string{"subject", "preheader", "body", "body_format", "layout", "topics", "tags", "segment"}
 
 // engineFields are written by the engine only; edits through the API are ignored.
 var engineFields = []string{"total", "sent", "failed", "bounced", "skipped", "unsubscribed", "started_at", "finished_at", "last_error", "preview_url",

@@ -17,6 +17,9 @@ func (e *Engine) ViewPage(ev *core.RequestEvent) error {
 		return ev.BadRequestError("This link doesn't work; please use the one in the email.", nil)
 	}
 	d, err := e.App.FindRecordById(vocab.Deliveries, claims.Subject)
+	if err != nil && e.ViewElse != nil {
+		return e.ViewElse(ev, claims.Subject)
+	}
 	if err != nil {
 		return ev.NotFoundError("This email is no longer available.", nil)
 	}

@@ -98,7 +98,7 @@ func (e *Engine) snapshotChunk(id string, size int) (state int, err error) {
 			state = chunkReady
 			return nil
 		}
-		a, err := AudienceOf(c)
+		a, err := audienceIn(tx, c)
 		if err != nil {
 			state = chunkStop
 			return finishIn(tx, id, vocab.CampaignFailed, "its audience can't be read, so it was not sent to anyone: "+err.Error())
@@ -150,16 +150,15 @@ func insertChunk(tx core.App, campaignID, prefix string, a Audience, from, to in
 	if len(prefix) != 6 {
 		return 0, errors.New("the campaign has no delivery prefix")
 	}
+	where, params := audienceWhere(a)
+	params["campaign"], params["queued"], params["now"], params["prefix"], params["from"], params["to"] =
+		campaignID, vocab.DeliveryQueued, now, prefix, from, to
 	res, err := tx.DB().NewQuery(`
 		INSERT OR IGNORE INTO {{deliveries}} (id, campaign, supporter, email, status, created, updated)
 		SELECT {:prefix} || printf('%09x', s.rowid), {:campaign}, s.id, s.email, {:queued}, {:now}, {:now}
 		FROM {{supporters}} s
-		WHERE s.rowid > {:from} AND s.rowid <= {:to} AND s.status = {:subscribed}
-		  AND ` + inTopicsSQL("{:topics}") + ` AND ` + taggedSQL("{:tags}")).
-		Bind(dbx.Params{
-			"campaign": campaignID, "queued": vocab.DeliveryQueued, "now": now, "prefix": prefix, "from": from, "to": to,
-			"subscribed": vocab.StatusSubscribed, "topics": jsonList(a.Topics), "tags": jsonList(a.Tags),
-		}).Execute()
+		WHERE s.rowid > {:from} AND s.rowid <= {:to} AND ` + where).
+		Bind(params).Execute()
 	if err != nil {
 		return 0, err
 	}

@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"supportercrm/internal/charity"
 	"supportercrm/internal/outbox"
 	"supportercrm/internal/testkit"
+	"supportercrm/internal/tokens"
 	"supportercrm/internal/vocab"
 	"supportercrm/pb_hooks"
 )
@@ -35,8 +37,9 @@ func (h *harness) path(t *testing.T, link string) string {
 }
 
 // Mail queued before the Application URL is set goes out with links to the
-// Application URL as it is when the mail is sent, and the welcome email
-// carries a one-click unsubscribe (headers built at send time too) that works.
+// Application URL as it is when the mail is sent, and mail that belongs to a
+// subscription carries a one-click unsubscribe (headers built at send time
+// too) that works.
 func TestLinksAreBuiltWhenSent(t *testing.T) {
 	h := newHarness(t)
 	const mailto = "unsubscribe@lanternhouse.test"
@@ -67,12 +70,24 @@ func TestLinksAreBuiltWhenSent(t *testing.T) {
 		t.Fatalf("confirm link = %d %s", status, body)
 	}
 
+	// Such mail (the welcome was, before it became a journey step sent by
+	// the campaign engine: internal/journeys) queued while the Application
+	// URL is stale again.
+	sup, err := h.env.App.FindFirstRecordByData(vocab.Supporters, "email", email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.setAppURL(t, staleOrigin)
+	link := outbox.LinkOrigin + "/unsubscribe?token=" + url.QueryEscape(testkit.Signer(t).Sign(tokens.Unsubscribe, sup.Id, tokens.UnsubscribeTTL))
+	h.enqueue(t, outbox.Mail{To: email, SupporterID: sup.Id, Kind: vocab.KindWelcome, Subject: "News you asked for", Unsubscribe: link,
+		Text: "Unsubscribe: " + link + "\n", HTML: `<img src="` + outbox.LinkOrigin + charity.EmailLogoPath + `" alt=""><a href="` + link + `">Unsubscribe</a>`})
+	h.setAppURL(t, h.env.URL)
 	if n := runOnce(t, w); n != 1 {
-		t.Fatalf("RunOnce sent %d, want the welcome", n)
+		t.Fatalf("RunOnce sent %d, want the subscription's mail", n)
 	}
 	mails := h.sink.To(email)
 	if len(mails) != 2 {
-		t.Fatalf("%d mails to %s, want the confirmation and the welcome", len(mails), email)
+		t.Fatalf("%d mails to %s, want the confirmation and the subscription's mail", len(mails), email)
 	}
 	welcome := mails[1]
 	checkLinks(t, h.env.URL, welcome)
@@ -89,8 +104,7 @@ func TestLinksAreBuiltWhenSent(t *testing.T) {
 	if status, body := h.env.Do(t, http.MethodPost, h.path(t, header), "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click"); status != http.StatusOK {
 		t.Fatalf("one-click POST = %d %s", status, body)
 	}
-	sup, err := h.env.App.FindFirstRecordByData(vocab.Supporters, "email", email)
-	if err != nil {
+	if sup, err = h.env.App.FindFirstRecordByData(vocab.Supporters, "email", email); err != nil {
 		t.Fatal(err)
 	}
 	if sup.GetString("status") != vocab.StatusUnsubscribed {
@@ -119,9 +133,10 @@ func checkLinks(t *testing.T, origin string, m testkit.Mail) {
 	}
 }
 
-// The welcome email the running app sends (its own worker, wired as in
-// production) carries both List-Unsubscribe forms, the mailto from
-// CRM_UNSUBSCRIBE_MAILTO as campaigns have it; the confirmation neither.
+// The welcome email the running app sends (the campaign engine's sending
+// path, through the Welcome journey, wired as in production) carries both
+// List-Unsubscribe forms, the mailto from CRM_UNSUBSCRIBE_MAILTO; the
+// confirmation (the outbox's) neither.
 func TestWelcomeListUnsubscribeWiring(t *testing.T) {
 	const mailto = "unsubscribe@lanternhouse.test"
 	env := testkit.Start(t, testkit.Options{Configure: func(c *pb_hooks.Config) { c.Campaigns.UnsubscribeMailto = mailto }})

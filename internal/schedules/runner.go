@@ -129,6 +129,7 @@ func (r *Runner) run(s *core.Record, now time.Time) error {
 		}
 		c.Set("topics", audience.Topics)
 		c.Set("tags", audience.Tags)
+		c.Set("segment", s.GetString("segment"))
 		if s.GetString("kind") == vocab.ScheduleWhatsOn {
 			c.Set("body", s.GetString("body")+events.Digest(s.GetString("body_format")))
 		}

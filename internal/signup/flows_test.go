@@ -260,7 +260,25 @@ func TestResignupAfterUnsubscribeNeedsConfirmation(t *testing.T) {
 	sup := subscribe(t, env, "back@example.org", "newsletter")
 	signer := testSigner(t, time.Now())
 	env.Do(t, http.MethodPost, "/unsubscribe?token="+signer.Sign(tokens.Unsubscribe, sup.Id, tokens.UnsubscribeTTL), "application/x-www-form-urlencoded", "List-Unsubscribe=One-Click")
-	sup = subscribe(t, env, "back@example.org", "events")
+	// Back again: it takes a fresh confirmation. The welcome series went to
+	// them once already, and each of its steps goes to a supporter once.
+	n := len(env.SMTP.To("back@example.org"))
+	if status, body := env.PostJSON(t, "/api/subscribe", `{"email":"back@example.org","first_name":"Sam","topics":["events"],"consent":true}`); status != http.StatusAccepted {
+		t.Fatalf("signup again = %d %s", status, body)
+	}
+	mails := env.SMTP.WaitFor(t, "back@example.org", n+1, 10*time.Second)
+	if sup = supporter(t, env, "back@example.org"); sup.GetString("status") != vocab.StatusUnsubscribed {
+		t.Fatalf("before confirming again: %s", sup.GetString("status"))
+	}
+	if status, _ := env.Do(t, http.MethodGet, strings.TrimPrefix(env.Link(t, mails[n].Text, "/confirm"), env.URL), "", ""); status != http.StatusOK {
+		t.Fatalf("confirm again = %d", status)
+	}
+	if sup = supporter(t, env, "back@example.org"); sup.GetString("status") != vocab.StatusSubscribed {
+		t.Fatalf("after confirming again: %s", sup.GetString("status"))
+	}
+	if n := env.Count(t, vocab.JourneySends, "supporter = '"+sup.Id+"'"); n != 1 {
+		t.Errorf("journey sends = %d, want the one welcome", n)
+	}
 	if got := topicSlugs(t, env, sup); got != "events" {
 		t.Errorf("topics after re-signup = %s", got)
 	}

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -45,21 +44,19 @@ const (
 )
 
 // Confirm completes a double opt-in: the supporter becomes subscribed to the
-// topics they asked for, the consent row gets its confirmation time, and a
-// welcome email is queued. Following the link again changes nothing.
+// topics they asked for and the consent row gets its confirmation time.
+// Saving the supporter so starts the journeys that begin on confirmation
+// (internal/journeys), the welcome email among them. Following the link
+// again changes nothing.
 func (s *Service) Confirm(token string) (Outcome, *core.Record, error) {
 	claims, err := s.Signer.Verify(tokens.Confirm, token)
 	if err != nil {
 		return 0, nil, linkError(err, "confirmation")
 	}
-	id, err := s.Identity()
-	if err != nil {
-		return 0, nil, err
-	}
-	outcome, queued := Done, false
+	outcome := Done
 	var sup *core.Record
 	err = s.App.RunInTransaction(func(tx core.App) error {
-		outcome, queued = Done, false
+		outcome = Done
 		consent, err := tx.FindRecordById(vocab.Consents, claims.Subject)
 		if err != nil {
 			return notFound(err)
@@ -98,19 +95,10 @@ func (s *Service) Confirm(token string) (Outcome, *core.Record, error) {
 		sup.Set("topics", consent.GetStringSlice("topics"))
 		sup.Set("confirmed_at", now)
 		sup.Set("unsubscribed_at", "")
-		if err := tx.Save(sup); err != nil {
-			return err
-		}
-		d := s.baseMail(id, sup, sup.GetString("first_name"))
-		d.TopicList = s.topicList(tx, consent.GetStringSlice("topics"))
-		queued = true
-		return s.queueWelcome(tx, sup, d)
+		return tx.Save(sup)
 	})
 	if err != nil {
 		return 0, nil, err
-	}
-	if queued && s.Notify != nil {
-		s.Notify()
 	}
 	return outcome, sup, nil
 }
@@ -321,21 +309,6 @@ func (s *Service) slugs(app core.App, ids []string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func (s *Service) topicList(app core.App, ids []string) string {
-	recs, err := app.FindRecordsByIds(vocab.Topics, ids)
-	if err != nil || len(recs) == 0 {
-		return "our work"
-	}
-	names := make([]string, len(recs))
-	for i, r := range recs {
-		names[i] = strings.ToLower(r.GetString("name"))
-	}
-	if len(names) == 1 {
-		return names[0]
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func notFound(err error) error {

@@ -343,7 +343,6 @@ type mailData struct {
 	ConfirmURL     string
 	PreferencesURL string
 	UnsubscribeURL string
-	TopicList      string
 }
 
 func (s *Service) link(id charity.Identity, path string, p tokens.Purpose, subject string, ttl time.Duration) string {

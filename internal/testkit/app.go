@@ -26,6 +26,9 @@ type Env struct {
 	App  *tests.TestApp
 	URL  string // base URL of the HTTP server, no trailing slash
 	SMTP *SMTPSink
+
+	opts Options
+	srv  *httptest.Server
 }
 
 // Options adjust a test app before it starts.
@@ -42,8 +45,14 @@ type Options struct {
 // Start runs the app with its routes and workers on loopback.
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
+	return start(t, opts, t.TempDir(), nil)
+}
+
+// start runs the app on a copy of dataDir, with sink as its relay (nil: a new one).
+func start(t testing.TB, opts Options, dataDir string, sink *SMTPSink) *Env {
+	t.Helper()
 	// As tests.NewTestApp, on the binary's database connections.
-	app, err := tests.NewTestAppWithConfig(core.BaseAppConfig{DataDir: t.TempDir(), EncryptionEnv: "pb_test_env", DBConnect: sqlitedb.Connect})
+	app, err := tests.NewTestAppWithConfig(core.BaseAppConfig{DataDir: dataDir, EncryptionEnv: "pb_test_env", DBConnect: sqlitedb.Connect})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,9 +67,11 @@ func Start(t testing.TB, opts Options) *Env {
 	if err := pb_hooks.Register(app, cfg); err != nil {
 		t.Fatal(err)
 	}
-	sink := NewSMTPSink(t)
-	if !opts.SMTPDown {
-		sink.Start(t)
+	if sink == nil {
+		sink = NewSMTPSink(t)
+		if !opts.SMTPDown {
+			sink.Start(t)
+		}
 	}
 
 	// The settings are saved before OnServe starts the workers (outbox,
@@ -101,7 +112,7 @@ func Start(t testing.TB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	srv.Start()
-	return &Env{App: app, URL: srv.URL, SMTP: sink}
+	return &Env{App: app, URL: srv.URL, SMTP: sink, opts: opts, srv: srv}
 }
 
 // Client is an HTTP client that doesn't follow redirects.

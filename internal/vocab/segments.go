@@ -1,0 +1,4 @@
+package vocab
+
+// Segments is the collection of saved audiences (campaigns.Segment).
+const Segments = "segments"
