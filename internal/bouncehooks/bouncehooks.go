@@ -15,7 +15,11 @@
 //
 // All reports of one request are applied in one transaction: a failure
 // answers 500 with nothing written, and the provider's retry is applied
-// once (bounces.Process is idempotent by source event id).
+// once (bounces.Process is idempotent by source event id). SNS and SendGrid
+// sign the whole event, so an old copy replayed can only repeat a report
+// (changing nothing), and their retries keep the first timestamp: they get
+// no replay window. Mailgun signs only a timestamp and a token, so it gets
+// both a window and a token used once.
 package bouncehooks
 
 import (

@@ -227,7 +227,7 @@ func (h *Hooks) parseSNS(r *http.Request, body []byte) (batch, error) {
 		return batch{}, malformed("The body is not an SNS message: %v", err)
 	}
 	if m.MessageID == "" || m.TopicArn == "" {
-		return batch{}, malformed("MessageId and TopicArn are required")
+		return batch{}, malformed("MessageId and TopicArn are required: this is not an SNS message (with raw message delivery on, SNS signs nothing; turn it off)")
 	}
 	if err := h.verifySNS(r.Context(), &m); err != nil {
 		return batch{}, err

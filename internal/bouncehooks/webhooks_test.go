@@ -166,6 +166,15 @@ func TestEachProviderReportAppliesOnce(t *testing.T) {
 				t.Fatal("a refused post or an unmatched report changed the data")
 			}
 
+			counter := map[string]string{vocab.StatusBounced: "bounced", vocab.StatusComplained: "complaints"}[pc.status]
+			count := func() int {
+				c, err := w.env.App.FindRecordById(vocab.Campaigns, w.campaign.Id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c.GetInt(counter)
+			}
+			was := count()
 			r = pc.report(t, w, m, ev)
 			code, body = w.post(t, pc.provider, r.body, r.header)
 			if code != http.StatusOK || tally(t, body).Applied != 1 || tally(t, body).Duplicate != 0 {
@@ -176,6 +185,9 @@ func TestEachProviderReportAppliesOnce(t *testing.T) {
 			}
 			if n := w.env.Count(t, vocab.Suppressions, fmt.Sprintf("email_hash = '%s'", signup.HashEmail(to))); n != 1 {
 				t.Errorf("%d suppressions for the address, want 1", n)
+			}
+			if got := count(); got != was+1 {
+				t.Errorf("the campaign's %s went from %d to %d, want one more", counter, was, got)
 			}
 			if n := w.env.Count(t, vocab.BounceReports, fmt.Sprintf("supporter = '%s'", w.sups[i].Id)); n != 1 {
 				t.Errorf("%d bounce reports on the supporter's timeline, want 1", n)
