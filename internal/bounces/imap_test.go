@@ -135,11 +135,10 @@ func TestIMAPReaderSettings(t *testing.T) {
 			t.Errorf("%+v accepted", c)
 		}
 	}
-	env := start(t, nil)
 	srv := startIMAP(t)
 	cfg := srv.config("Processed")
 	cfg.Password = "wrong"
-	if _, err := (&bounces.Reader{App: env.App, Config: cfg}).RunOnce(context.Background()); err == nil {
+	if _, err := (&bounces.Reader{Config: cfg}).RunOnce(context.Background()); err == nil {
 		t.Error("a wrong password read the mailbox")
 	}
 	if n, _ := srv.count(t, "INBOX"); n != 1 {

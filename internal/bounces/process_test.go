@@ -76,3 +76,33 @@ func TestHardBounceByVERP(t *testing.T) {
 		t.Error("a second copy of the report changed the data")
 	}
 }
+
+// A bounce that comes back before the engine has written the send's
+// result (a local relay bounces at once; results are written in batches)
+// finds the delivery still queued: it is marked bounced and counted as a
+// bounce only (the engine's late write needs the delivery queued, so it
+// counts nothing).
+func TestHardBounceBeforeTheSendIsRecorded(t *testing.T) {
+	env := start(t, nil)
+	c, sups := sendCampaign(t, env, 2)
+	sup := sups[0]
+	d := delivery(t, env.App, c.Id, sup.Id)
+	// As things stand in the instant between the relay's 250 and the write.
+	if _, err := env.App.DB().NewQuery("UPDATE deliveries SET status = 'queued' WHERE id = {:id}").Bind(map[string]any{"id": d.Id}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.App.DB().NewQuery("UPDATE campaigns SET sent = 1 WHERE id = {:id}").Bind(map[string]any{"id": c.Id}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	out := process(t, env.App, bounces.Report{Kind: bounces.Hard, Token: env.SMTP.To(sup.GetString("email"))[0].From, Status: "5.1.1", Source: "smtp"})
+	if out.Action != bounces.Applied || out.Delivery != d.Id {
+		t.Fatalf("outcome %+v", out)
+	}
+	got := record(t, env.App, vocab.Campaigns, c.Id)
+	if got.GetInt("sent") != 1 || got.GetInt("bounced") != 1 {
+		t.Errorf("campaign sent %d bounced %d, want 1 and 1", got.GetInt("sent"), got.GetInt("bounced"))
+	}
+	if s := delivery(t, env.App, c.Id, sup.Id).GetString("status"); s != vocab.DeliveryBounced {
+		t.Errorf("delivery is %s, want bounced", s)
+	}
+}

@@ -9,9 +9,9 @@ import (
 
 // Bounces in prose, from MTAs that don't send DSNs (or whose DSN was
 // flattened by a forwarder), are recognised by who sent them and how they
-// are worded. They must come from a mail system (MAILER-DAEMON, postmaster,
-// or an empty return path) or carry one of the subjects MTAs use, so a
-// person's reply that mentions a failure is not taken for one.
+// are worded. They must come from a mail system (MAILER-DAEMON, postmaster)
+// or carry one of the subjects MTAs use, so a person's reply, or an
+// auto-reply, that mentions a failure is not taken for one.
 var (
 	daemonFrom    = regexp.MustCompile(`(?i)(mailer-daemon|postmaster|mail delivery (sub)?system|microsoftexchange)`)
 	bounceSubject = regexp.MustCompile(`(?i)^(undeliverable|undelivered mail returned to sender|mail delivery failed|delivery status notification|returned mail|failure notice|delivery failure|mail delivery failure|warning: message .* delayed|delayed mail|delivery delayed|non[- ]?delivery)`)
@@ -31,9 +31,8 @@ var (
 func (p *parsed) textBounce() []Report {
 	from := p.top.Get("From")
 	subject, _ := p.top.Text("Subject")
-	returnPath := strings.TrimSpace(p.top.Get("Return-Path"))
-	if !daemonFrom.MatchString(from) && !bounceSubject.MatchString(subject) && returnPath != "<>" {
-		return nil
+	if !daemonFrom.MatchString(from) && !bounceSubject.MatchString(subject) {
+		return nil // a null Return-Path alone is no sign: RFC 3834 auto-replies use it too
 	}
 	body := strings.ReplaceAll(p.text.String(), "\r\n", "\n")
 	r := Report{}
