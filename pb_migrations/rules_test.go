@@ -23,6 +23,7 @@ import (
 // 1764086405_events.go, 1764086406_giving.go, 1764086407_crm.go,
 // 1764086560_rules.go, 1764086760_journeys.go,
 // 1764086762_segments.go), together with the hooks that back them, for every
+// 1764086560_rules.go, 1764086700_console.go), together with the hooks that back them, for every
 // collection × role × action.
 //
 // Status codes come from PocketBase's apis/record_crud.go (v0.40.4):
@@ -254,6 +255,29 @@ var rules = []row{
 	{coll: vocab.Staff, act: del, role: comms, want: 404, note: "self", target: self},
 	{coll: vocab.Staff, act: del, role: admin, want: 204},
 	{coll: vocab.Staff, act: del, role: super, want: 204},
+
+	// audit: admins read the trail; nobody writes it through the API, and no
+	// row can be changed or deleted, by superusers either (console guard).
+	{coll: vocab.Audit, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Audit, act: list, role: comms, want: 200, sees: seesNone},
+	{coll: vocab.Audit, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Audit, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Audit, act: view, role: anon, want: 404},
+	{coll: vocab.Audit, act: view, role: comms, want: 404},
+	{coll: vocab.Audit, act: view, role: admin, want: 200},
+	{coll: vocab.Audit, act: view, role: super, want: 200},
+	{coll: vocab.Audit, act: create, role: anon, want: 403},
+	{coll: vocab.Audit, act: create, role: comms, want: 403},
+	{coll: vocab.Audit, act: create, role: admin, want: 403},
+	{coll: vocab.Audit, act: create, role: super, want: 403, says: "written by the app"},
+	{coll: vocab.Audit, act: update, role: anon, want: 403},
+	{coll: vocab.Audit, act: update, role: comms, want: 403},
+	{coll: vocab.Audit, act: update, role: admin, want: 403},
+	{coll: vocab.Audit, act: update, role: super, want: 400, says: "append-only"},
+	{coll: vocab.Audit, act: del, role: anon, want: 403},
+	{coll: vocab.Audit, act: del, role: comms, want: 403},
+	{coll: vocab.Audit, act: del, role: admin, want: 403},
+	{coll: vocab.Audit, act: del, role: super, want: 400, says: "append-only"},
 
 	// charity: public identity, superusers edit; a second record and deletion
 	// are refused by hooks even for superusers.
@@ -684,6 +708,7 @@ var (
 		vocab.Segments:      `{"name":"Segment {n}","tags":["leeds"],"postcode_areas":["LS"]}`,
 		vocab.JourneySteps:  `{"journey":"{journey}","delay_hours":72,"subject":"Hello {{.FirstName}}","body_format":"markdown","body":"Hi {n}"}`,
 		vocab.JourneySends:  `{"journey":"{journey}","step":"s{n}","supporter":"{supporter}","status":"skipped"}`,
+		vocab.Audit:         `{"action":"forged.{n}","target":"staff/x"}`,
 	}
 	updateField = map[string]string{
 		vocab.Supporters:    "notes",
@@ -709,13 +734,14 @@ var (
 		vocab.Segments:      "name",
 		vocab.JourneySteps:  "subject",
 		vocab.JourneySends:  "last_error",
+		vocab.Audit:         "detail",
 	}
 )
 
 // collections lists every collection and view the matrix covers.
 var collections = []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity,
 	vocab.Campaigns, vocab.Deliveries, vocab.Donations, vocab.Pledges, vocab.Declarations, vocab.Timeline, vocab.Giving, vocab.Events, vocab.SyncRuns, vocab.Schedules, vocab.BounceReports, vocab.Checkouts,
-	vocab.Journeys, vocab.JourneySteps, vocab.JourneySends, vocab.Segments}
+	vocab.Journeys, vocab.JourneySteps, vocab.JourneySends, vocab.Segments, vocab.Audit}
 
 func TestAPIRules(t *testing.T) {
 	f := newFixtures(t)
@@ -1194,6 +1220,9 @@ func (f *fx) make(t *testing.T, coll string) *core.Record {
 		r.Load(map[string]any{"journey": f.shared[vocab.Journeys].Id, "delay_hours": 24, "subject": "Hello {{.FirstName}}", "body_format": vocab.FormatMarkdown, "body": "Fixture body"})
 	case vocab.JourneySends: // skipped: the worker leaves it alone
 		r.Load(map[string]any{"journey": f.shared[vocab.Journeys].Id, "step": fmt.Sprintf("s%d", n), "supporter": f.supporter.Id, "status": vocab.DeliverySkipped})
+	case vocab.Audit:
+		r.Set("action", fmt.Sprintf("fixture.%d", n))
+		r.Set("target", "staff/fixture")
 	case vocab.Schedules: // disabled: the runner leaves it alone
 		r.Set("name", fmt.Sprintf("Fixture %d", n))
 		r.Set("spec", "@monthly")

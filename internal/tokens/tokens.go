@@ -41,6 +41,11 @@ const (
 	// Bounce names a sent message in its envelope sender (VERP), so a
 	// bounce or complaint maps back to it. See SignCompact.
 	Bounce Purpose = "bounce"
+	// The staff console's: a form's CSRF token, the half-done sign-in
+	// between password and emailed code, and an invitation to set a password.
+	CSRF        Purpose = "csrf"
+	StaffMFA    Purpose = "staff_mfa"
+	StaffInvite Purpose = "staff_invite"
 )
 
 // Lifetimes: confirm links expire after a week; unsubscribe and preferences
@@ -54,6 +59,7 @@ const (
 	ViewTTL        = 2 * 365 * 24 * time.Hour
 	PreviewTTL     = 30 * 24 * time.Hour
 	GiftAidTTL     = 3 * 24 * time.Hour
+	InviteTTL      = 3 * 24 * time.Hour
 )
 
 // Verification errors. Callers show a page per error; none changes data.

@@ -12,6 +12,7 @@ const (
 	Suppressions = "suppressions"
 	Staff        = "staff"
 	Charity      = "charity"
+	Audit        = "audit"
 )
 
 // Supporter statuses.
@@ -80,10 +81,12 @@ const (
 	KindGiftAidLink       = "gift_aid_link"  // a Gift Aid page link the donor asked for
 	KindPaymentFailed     = "payment_failed" // a regular gift Stripe gave up collecting, told to the donor
 	KindManageLink        = "manage_link"    // a "manage my sponsorship" link the donor asked for
+	KindStaffCode         = "staff_code"     // a staff member's one-time sign-in code
+	KindStaffInvite       = "staff_invite"   // an invitation to the staff console
 )
 
 // OutboxKinds lists every outbox kind.
-var OutboxKinds = []string{KindConfirm, KindAlreadySubscribed, KindWelcome, KindAlert, KindTest, KindThankYou, KindGiftAidLink, KindPaymentFailed, KindManageLink}
+var OutboxKinds = []string{KindConfirm, KindAlreadySubscribed, KindWelcome, KindAlert, KindTest, KindThankYou, KindGiftAidLink, KindPaymentFailed, KindManageLink, KindStaffCode, KindStaffInvite}
 
 // Suppression reasons.
 const (
