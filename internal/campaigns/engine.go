@@ -124,6 +124,8 @@ type Engine struct {
 	// Alert tells staff something needs them (e.g. a campaign paused itself).
 	Alert func(subject, text string)
 
+	enqueue Enqueue // test sends (BindHooks)
+
 	mu      sync.Mutex
 	running map[string]context.CancelFunc
 	wg      sync.WaitGroup

@@ -154,12 +154,10 @@ func insertChunk(tx core.App, campaignID, prefix string, a Audience, from, to in
 		INSERT OR IGNORE INTO {{deliveries}} (id, campaign, supporter, email, status, created, updated)
 		SELECT {:prefix} || printf('%09x', s.rowid), {:campaign}, s.id, s.email, {:queued}, {:now}, {:now}
 		FROM {{supporters}} s
-		WHERE s.rowid > {:from} AND s.rowid <= {:to} AND s.status = {:subscribed}
-		  AND ` + inTopicsSQL("{:topics}") + ` AND ` + taggedSQL("{:tags}")).
-		Bind(dbx.Params{
+		WHERE s.rowid > {:from} AND s.rowid <= {:to} AND ` + audienceSQL).
+		Bind(a.params(dbx.Params{
 			"campaign": campaignID, "queued": vocab.DeliveryQueued, "now": now, "prefix": prefix, "from": from, "to": to,
-			"subscribed": vocab.StatusSubscribed, "topics": jsonList(a.Topics), "tags": jsonList(a.Tags),
-		}).Execute()
+		})).Execute()
 	if err != nil {
 		return 0, err
 	}
