@@ -241,3 +241,7 @@ func parseAddresses(s string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// CanMove reports whether staff may change a campaign from one status to
+// another (the REST API's rule, for the console too).
+func CanMove(from, to string) bool { return slices.Contains(transitions[from], to) }
