@@ -56,7 +56,7 @@ func (p *Pages) testSend(e *core.RequestEvent) error {
 		}
 		for _, pr := range problems {
 			if pr.Field == "test_addresses" {
-				f.Fail("test_addresses", strings.ToUpper(pr.Msg[:1])+pr.Msg[1:]+".")
+				f.Fail("test_addresses", sentence(pr.Msg))
 			} else {
 				f.Fail(pr.Field, problemText(pr))
 			}

@@ -51,7 +51,7 @@ func text(t *testing.T, s *testkit.ConsoleSite, sel string) string {
 }
 
 // waitText waits until sel's text holds want.
-func waitText(t *testing.T, s *testkit.ConsoleSite, sel, want string, timeout time.Duration) {
+func waitText(t *testing.T, s *testkit.ConsoleSite, sel, want string, timeout time.Duration, more ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -61,6 +61,9 @@ func waitText(t *testing.T, s *testkit.ConsoleSite, sel, want string, timeout ti
 		}
 		if time.Now().After(deadline) {
 			page, _ := chromedp.Run(s.Ctx, chromedp.Evaluate[string](`document.body.innerText`))
+			for _, f := range more {
+				page += "\n" + f()
+			}
 			t.Fatalf("%s reads %q after %s, want %q; the page:\n%s\nserver log:\n%s", sel, got, timeout, want, page, logTail(s.Log()))
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -88,6 +91,27 @@ func submit(t *testing.T, s *testkit.ConsoleSite, button string) {
 	s.Do(t, "press "+button, chromedp.Click(chromedp.CSS(button)), chromedp.WaitReady(chromedp.CSS("main")))
 }
 
+// draft saves a Markdown draft to the newsletter topic and returns its id.
+func draft(app core.App, name, subject, body string) string {
+	col, err := app.FindCollectionByNameOrId(vocab.Campaigns)
+	if err != nil {
+		panic(err)
+	}
+	topic, err := app.FindFirstRecordByData(vocab.Topics, "slug", "newsletter")
+	if err != nil {
+		panic(err)
+	}
+	r := core.NewRecord(col)
+	for k, v := range map[string]any{"name": name, "subject": subject, "body": body, "body_format": vocab.FormatMarkdown,
+		"topics": []string{topic.Id}, "tags": []string{}, "status": vocab.CampaignDraft} {
+		r.Set(k, v)
+	}
+	if err := app.Save(r); err != nil {
+		panic(err)
+	}
+	return r.Id
+}
+
 // open goes to path without the page checks (a page checked elsewhere).
 func open(t *testing.T, s *testkit.ConsoleSite, path string) {
 	t.Helper()
@@ -107,16 +131,13 @@ func fetchStatus(t *testing.T, s *testkit.ConsoleSite, path string) int {
 
 // A comms officer composes a campaign with the live preview and count,
 // is told plainly what is wrong with a body that does not render, a send
-// time in the past and an empty audience (nothing changing), sends a test
-// that arrives, sends to everyone after a confirmation stating the count,
-// pauses and resumes, and watches the counter reach the total without a
-// reload; then reads the results and the recipients. Every page passes
-// axe-core and is photographed at desktop and phone width.
-func TestComposeTestSendAndSendInTheBrowser(t *testing.T) {
+// time in the past and an empty audience (nothing changing), and sends a
+// test that arrives. Every page passes axe-core and is photographed at
+// desktop and phone width.
+func TestComposeAndTestSendInTheBrowser(t *testing.T) {
 	const n = 40
 	s := testkit.ConsoleBrowser(t, testkit.ConsoleOptions{
 		Setup: func(app core.App) { supporters(app, n, `["leeds"]`) },
-		Env:   []string{"CRM_SEND_RATE=4"},
 	})
 	s.Login(t, s.Comms)
 	s.Visit(t, "/staff/campaigns", http.StatusOK, "campaigns-empty")
@@ -180,41 +201,6 @@ func TestComposeTestSendAndSendInTheBrowser(t *testing.T) {
 		t.Fatal("a refused schedule changed the campaign")
 	}
 
-	// Send now: the confirmation states the count; the counter then
-	// reaches the total without a reload, across a pause and a resume.
-	s.Do(t, "send now", chromedp.Click(chromedp.CSS(`a[href$="/send"]`)), chromedp.WaitVisible(chromedp.CSS(`form[action$="/send"] button`)))
-	if got := s.Text(t); !strings.Contains(got, fmt.Sprintf("It goes at once to %d supporters", n)) {
-		t.Fatalf("confirmation: %s", got)
-	}
-	s.Check(t, "confirm-send")
-	submit(t, s, `form[action$="/send"] button`)
-	s.Do(t, "mark the page", chromedp.WaitVisible(chromedp.CSS("#n-sent")), markPage)
-	waitText(t, s, ".progress", "Sending", 15*time.Second)
-	submit(t, s, `form[action$="/pause"] button`)
-	waitText(t, s, ".alert", "A member of staff paused it", 10*time.Second)
-	s.Check(t, "paused")
-	submit(t, s, `form[action$="/resume"] button`)
-	s.Do(t, "mark the page", chromedp.WaitVisible(chromedp.CSS("#n-sent")), markPage)
-	waitText(t, s, "#progress-h", "Results", 60*time.Second) // htmx fetched the page once sent
-	if ok, _ := chromedp.Run(s.Ctx, chromedp.Evaluate[bool](`window.notReloaded === true`)); !ok {
-		t.Error("the page was reloaded to show the progress")
-	}
-	if got := text(t, s, ".progress"); !strings.Contains(got, fmt.Sprintf("%d of %d done", n, n)) || !strings.Contains(got, fmt.Sprintf("Sent\n%d", n)) {
-		t.Errorf("results:\n%s", got)
-	}
-	s.Check(t, "results")
-	if len(s.SMTP.To("reader00007@example.org")) != 1 {
-		t.Error("a supporter did not get exactly one copy")
-	}
-
-	s.Visit(t, "/staff/campaigns/"+id+"/recipients?q=reader00007", http.StatusOK, "recipients")
-	if got := s.Text(t); !strings.Contains(got, "reader00007@example.org") || strings.Contains(got, "reader00008@example.org") || strings.Contains(got, "Download these as CSV") {
-		t.Errorf("recipients search for comms:\n%s", got)
-	}
-	if code := fetchStatus(t, s, "/staff/campaigns/"+id+"/recipients.csv"); code != http.StatusForbidden {
-		t.Errorf("comms CSV export = %d, want 403", code)
-	}
-
 	// An audience of no one can't be scheduled.
 	open(t, s, "/staff/campaigns/new")
 	fill(t, s, "#f-name", "For no one")
@@ -232,8 +218,62 @@ func TestComposeTestSendAndSendInTheBrowser(t *testing.T) {
 	waitText(t, s, ".audience .error", "No one would receive this", 5*time.Second)
 
 	s.Visit(t, "/staff/campaigns", http.StatusOK, "campaigns")
-	if got := s.Text(t); !strings.Contains(got, "Spring update") || !strings.Contains(got, "Sent") || !strings.Contains(got, "For no one") {
+	if got := s.Text(t); !strings.Contains(got, "Spring update") || !strings.Contains(got, "For no one") || !strings.Contains(got, "Draft") {
 		t.Errorf("campaign list:\n%s", got)
+	}
+
+}
+
+// A comms officer sends a draft to everyone after a confirmation stating
+// the count, pauses and resumes, and watches the counter reach the total
+// without a reload; then reads the results and searches the recipients,
+// whose CSV only admins may download. The audit trail names who sent,
+// paused, resumed and exported.
+func TestSendPauseResumeInTheBrowser(t *testing.T) {
+	const n = 40
+	var id string
+	s := testkit.ConsoleBrowser(t, testkit.ConsoleOptions{
+		Setup: func(app core.App) {
+			supporters(app, n, `["leeds"]`)
+			id = draft(app, "Spring update", "Spring news for {{.FirstName}}", "Dear {{.FirstName}}")
+		},
+		Env: []string{"CRM_SEND_RATE=4"},
+	})
+	s.Login(t, s.Comms)
+	open(t, s, "/staff/campaigns/"+id)
+	// Send now: the confirmation states the count; the counter then
+	// reaches the total without a reload, across a pause and a resume.
+	s.Do(t, "send now", chromedp.Click(chromedp.CSS(`a[href$="/send"]`)), chromedp.WaitVisible(chromedp.CSS(`form[action$="/send"] button`)))
+	if got := s.Text(t); !strings.Contains(got, fmt.Sprintf("It goes at once to %d supporters", n)) {
+		t.Fatalf("confirmation: %s", got)
+	}
+	s.Check(t, "confirm-send")
+	submit(t, s, `form[action$="/send"] button`)
+	s.Do(t, "mark the page", chromedp.WaitVisible(chromedp.CSS("#n-sent")), markPage)
+	waitText(t, s, ".progress", "Sending", 15*time.Second)
+	submit(t, s, `form[action$="/pause"] button`)
+	waitText(t, s, ".alert", "A member of staff paused it", 10*time.Second)
+	s.Check(t, "paused")
+	submit(t, s, `form[action$="/resume"] button`)
+	s.Do(t, "mark the page", chromedp.WaitVisible(chromedp.CSS("#n-sent")), markPage)
+	waitText(t, s, "#progress-h", "Results", 60*time.Second, func() string { return unsent(s.DataDir) }) // htmx fetched the page once sent
+	if ok, _ := chromedp.Run(s.Ctx, chromedp.Evaluate[bool](`window.notReloaded === true`)); !ok {
+		t.Error("the page was reloaded to show the progress")
+	}
+	if got := text(t, s, ".progress"); !strings.Contains(got, fmt.Sprintf("%d of %d done", n, n)) || !strings.Contains(got, fmt.Sprintf("Sent\n%d", n)) {
+		t.Errorf("results:\n%s", got)
+	}
+	s.Check(t, "results")
+	if len(s.SMTP.To("reader00007@example.org")) != 1 {
+		t.Error("a supporter did not get exactly one copy")
+	}
+
+	s.Visit(t, "/staff/campaigns/"+id+"/recipients?q=reader00007", http.StatusOK, "recipients")
+	if got := s.Text(t); !strings.Contains(got, "reader00007@example.org") || strings.Contains(got, "reader00008@example.org") || strings.Contains(got, "Download these as CSV") {
+		t.Errorf("recipients search for comms:\n%s", got)
+	}
+	if code := fetchStatus(t, s, "/staff/campaigns/"+id+"/recipients.csv"); code != http.StatusForbidden {
+		t.Errorf("comms CSV export = %d, want 403", code)
 	}
 
 	// Admins export the recipients, and the audit trail names who sent,
@@ -281,6 +321,26 @@ func TestSchedulesAndEventsInTheBrowser(t *testing.T) {
 			panic(err)
 		}
 	}})
+	// Anonymous visitors get the sign-in page for every page and action.
+	anon := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/staff/campaigns"}, {"GET", "/staff/campaigns/new"}, {"POST", "/staff/campaigns/new"},
+		{"POST", "/staff/campaigns/preview"}, {"POST", "/staff/campaigns/count"}, {"GET", "/staff/campaigns/x/recipients.csv"},
+		{"POST", "/staff/campaigns/x/send"}, {"POST", "/staff/campaigns/x/pause"}, {"GET", "/staff/campaigns/x/progress"},
+		{"GET", "/staff/schedules"}, {"POST", "/staff/schedules/new"}, {"GET", "/staff/events"}, {"POST", "/staff/events/sync"},
+	} {
+		req, _ := http.NewRequest(r.method, s.URL+r.path, strings.NewReader("name=x"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		res, err := anon.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/staff/login") {
+			t.Errorf("anonymous %s %s = %d %s, want the sign-in page", r.method, r.path, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+
 	s.Login(t, s.Comms)
 	s.Visit(t, "/staff/schedules", http.StatusOK, "schedules-empty")
 	s.Visit(t, "/staff/schedules/new", http.StatusOK, "schedule-new")
@@ -350,4 +410,25 @@ func logTail(log string) string {
 		}
 	}
 	return strings.Join(keep[max(0, len(keep)-60):], "\n")
+}
+
+// unsent lists the deliveries not sent, read from the server's database.
+func unsent(dir string) string {
+	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dir})
+	if err := app.Bootstrap(); err != nil {
+		return err.Error()
+	}
+	defer app.ResetBootstrapState()
+	var rows []struct {
+		Status   string `db:"status"`
+		Attempts int    `db:"attempts"`
+		Next     string `db:"next_attempt_at"`
+		Error    string `db:"last_error"`
+	}
+	_ = app.DB().NewQuery("SELECT status, attempts, next_attempt_at, last_error FROM deliveries WHERE status != 'sent'").All(&rows)
+	var c struct {
+		Status, Lease, Expires string
+	}
+	_ = app.DB().NewQuery("SELECT status, lease_holder AS lease, lease_expires AS expires FROM campaigns ORDER BY created LIMIT 1").One(&c)
+	return fmt.Sprintf("unsent deliveries: %+v\ncampaign: %+v", rows, c)
 }

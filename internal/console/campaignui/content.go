@@ -124,7 +124,16 @@ func failProblems(f *console.Form, problems []campaigns.Problem) {
 func problemText(pr campaigns.Problem) string {
 	msg := pr.Msg
 	if pr.Line > 0 {
-		return "Line " + strconv.Itoa(pr.Line) + ": " + msg + "."
+		return "Line " + strconv.Itoa(pr.Line) + ": " + strings.TrimSuffix(msg, ".") + "."
+	}
+	return sentence(msg)
+}
+
+// sentence is msg with a capital and one full stop.
+func sentence(msg string) string {
+	msg = strings.TrimSuffix(strings.TrimSpace(msg), ".")
+	if msg == "" {
+		return ""
 	}
 	return strings.ToUpper(msg[:1]) + msg[1:] + "."
 }
@@ -145,7 +154,7 @@ func failSave(f *console.Form, err error) {
 	var ve validation.Errors
 	if errors.As(err, &ve) {
 		for k, v := range ve {
-			f.Fail(k, strings.ToUpper(v.Error()[:1])+v.Error()[1:]+".")
+			f.Fail(k, sentence(v.Error()))
 		}
 		return
 	}
