@@ -313,4 +313,3 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
-

@@ -31,17 +31,17 @@ type eventRow struct {
 }
 
 type eventsPage struct {
-	Rows        []eventRow
-	Form        *console.Form
-	LastSync    *syncView
-	CanSync     bool
+	Rows             []eventRow
+	Form             *console.Form
+	LastSync         *syncView
+	CanSync          bool
 	Page, Prev, Next int
 }
 
 type syncView struct {
-	Started, Finished                        time.Time
-	Trigger, Error                           string
-	Fetched, Created, Updated, Removed       int
+	Started, Finished                  time.Time
+	Trigger, Error                     string
+	Fetched, Created, Updated, Removed int
 }
 
 // eventsSize is how many events a page lists.
@@ -210,4 +210,3 @@ func firstOf(vals ...string) string {
 	}
 	return ""
 }
-

@@ -23,11 +23,11 @@ type listRow struct {
 }
 
 type listPage struct {
-	Rows           []listRow
-	Archived       bool
-	Page, Pages    int
-	Prev, Next     int
-	Count          int
+	Rows        []listRow
+	Archived    bool
+	Page, Pages int
+	Prev, Next  int
+	Count       int
 }
 
 func (p *Pages) campaignRoutes() {

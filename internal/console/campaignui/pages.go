@@ -8,8 +8,8 @@
 package campaignui
 
 import (
-	_ "embed"
 	"context"
+	_ "embed"
 	"fmt"
 	"html/template"
 	"io/fs"

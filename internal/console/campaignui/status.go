@@ -21,7 +21,7 @@ import (
 // stream show them.
 type progress struct {
 	ID, Status, Words, LastError string
-	Total, Sent, Failed, Bounced  int
+	Total, Sent, Failed, Bounced int
 	Skipped, Unsubscribed, Done  int
 	Percent                      int
 	Live                         bool // still preparing or sending: the stream goes on
