@@ -52,7 +52,7 @@ func (p *Pages) renderCompose(e *core.RequestEvent, status int, r *core.Record, 
 // create saves a new draft, or shows the form again with what to fix.
 func (p *Pages) create(e *core.RequestEvent) error {
 	f := console.NewForm(e)
-	p.checkContent(f)
+	p.checkContent(f, "a name for this campaign (only staff see it)")
 	if !f.OK() {
 		return p.renderCompose(e, http.StatusBadRequest, nil, f)
 	}
@@ -97,7 +97,7 @@ func (p *Pages) update(e *core.RequestEvent) error {
 			f.Fail("form", "This campaign is "+statusWords(r.GetString("status"))+" now, so it can't be edited.")
 			return nil
 		}
-		p.checkContent(f)
+		p.checkContent(f, "a name for this campaign (only staff see it)")
 		if !f.OK() {
 			return nil
 		}

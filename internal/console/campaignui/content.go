@@ -79,8 +79,8 @@ func audienceOf(f *console.Form) campaigns.Audience {
 
 // checkContent fails each field that is missing or that stops the content
 // rendering, in the engine's words for staff.
-func (p *Pages) checkContent(f *console.Form) {
-	f.Require("name", "a name for this campaign (only staff see it)", "subject", "a subject", "body", "the body")
+func (p *Pages) checkContent(f *console.Form, name string) {
+	f.Require("name", name, "subject", "a subject", "body", "the body")
 	if len(f.Get("name")) > 200 {
 		f.Fail("name", "Keep the name to 200 characters.")
 	}

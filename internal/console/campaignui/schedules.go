@@ -148,7 +148,7 @@ func (p *Pages) scheduleSave(e *core.RequestEvent) error {
 		}
 		r = core.NewRecord(col)
 	}
-	p.checkContent(f)
+	p.checkContent(f, "a name for this schedule")
 	if sv := p.specOf(f.Get("spec"), f.Get("auto_send") != ""); sv.Error != "" {
 		f.Fail("spec", sv.Error)
 	}
