@@ -14,14 +14,15 @@ import (
 
 // bindConsole wires the staff console at /staff/ (issue 10). The console's
 // own pages mount first; each console package adds its pages after, with
-// one line here (e.g. campaignui.Register(c)).
-func bindConsole(app core.App, layouts fs.FS, set *views.Set, signer *tokens.Signer, identity func() (charity.Identity, error), wake func()) error {
+// one line here (e.g. campaignui.Register(c)), or with the console returned
+// when its pages need what Register builds later (the campaign engine).
+func bindConsole(app core.App, layouts fs.FS, set *views.Set, signer *tokens.Signer, identity func() (charity.Identity, error), wake func()) (*console.Console, error) {
 	c, err := console.New(console.Config{
 		App: app, Templates: layouts, Base: templates.FS, Mail: set,
 		Signer: signer, Identity: identity, Wake: wake,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var warned bool
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
@@ -32,5 +33,5 @@ func bindConsole(app core.App, layouts fs.FS, set *views.Set, signer *tokens.Sig
 		}
 		return se.Next()
 	})
-	return nil
+	return c, nil
 }

@@ -70,7 +70,8 @@ func Register(app core.App, cfg Config) error {
 	worker := outbox.NewWorker(app, cfg.Outbox, dial)
 	bindPrivacy(app, cfg, signer, set, identity.Get, worker.Wake)
 	bindStripe(app, cfg, signer, set, identity.Get, topics, worker.Wake)
-	if err := bindConsole(app, layouts, set, signer, identity.Get, worker.Wake); err != nil {
+	cons, err := bindConsole(app, layouts, set, signer, identity.Get, worker.Wake)
+	if err != nil {
 		return err
 	}
 	alert := func(subject, text string) { alertStaff(app, subject, text) }
@@ -86,6 +87,7 @@ func Register(app core.App, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	bindCampaignPages(app, cons, engine, layouts, fb)
 	eventsPage := &events.Page{App: app, Views: set, Identity: identity.Get, Now: time.Now}
 	scheduler := &schedules.Runner{App: app, Now: time.Now, Check: engine.Check, Alert: alert}
 	scheduler.BindHooks()

@@ -130,6 +130,8 @@ type Engine struct {
 	// delivery: a message sent through a Single (a journey step).
 	ViewElse func(ev *core.RequestEvent, messageID string) error
 
+	enqueue Enqueue // test sends (BindHooks)
+
 	mu      sync.Mutex
 	running map[string]context.CancelFunc
 	wg      sync.WaitGroup

@@ -43,6 +43,7 @@ type Enqueue func(app core.App, to, subject, html, text string) error
 // BindHooks validates every campaign change made through the REST API and
 // the dashboard, sends test copies, and keeps the preview link fresh.
 func (e *Engine) BindHooks(enqueue Enqueue) {
+	e.enqueue = enqueue
 	// Every save, Go code's too (a schedule's run), stores the audience in
 	// one form; the request hooks below refuse a bad one first, with the
 	// field named in the message.
@@ -161,18 +162,51 @@ func (e *Engine) checkAndSave(ev *core.RecordRequestEvent, enqueue Enqueue) erro
 	if err := ev.Next(); err != nil {
 		return err
 	}
-	for _, to := range tests {
-		m, err := compiled.Render(Recipient{FirstName: "Alex", LastName: "Example", Email: to,
-			UnsubscribeURL: id.AppURL + "/unsubscribe?token=test-copy", PreferencesURL: id.AppURL + "/preferences?token=test-copy",
-			WebURL: r.GetString("preview_url")})
+	return queueTests(ev.App, enqueue, compiled, id, r, tests)
+}
+
+// queueTests queues a marked test copy of a compiled campaign for each
+// address, for the sample reader.
+func queueTests(tx core.App, enqueue Enqueue, compiled *Compiled, id charity.Identity, r *core.Record, to []string) error {
+	for _, addr := range to {
+		rcpt := Recipient{FirstName: "Alex", LastName: "Example", Email: addr}
+		rcpt.UnsubscribeURL, rcpt.PreferencesURL, _ = testLinks(id.AppURL)
+		rcpt.WebURL = r.GetString("preview_url")
+		m, err := compiled.Render(rcpt)
 		if err != nil {
 			return err
 		}
-		if err := enqueue(ev.App, to, "[Test] "+m.Subject, m.HTML, m.Text); err != nil {
+		m = asTestCopy(m)
+		if err := enqueue(tx, addr, m.Subject, m.HTML, m.Text); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// SendTests is the test send of a save with test_addresses, for callers
+// other than the REST API (the staff console): it queues a marked test copy
+// of campaign r, as saved, to each address (comma- or newline-separated,
+// at most 20). Addresses that can't be read, or a campaign that doesn't
+// render, give problems and queue nothing.
+func (e *Engine) SendTests(r *core.Record, addresses string) ([]Problem, error) {
+	tests, err := parseAddresses(addresses)
+	if err != nil {
+		return []Problem{{Field: "test_addresses", Msg: err.Error()}}, nil
+	}
+	if len(tests) == 0 {
+		return []Problem{{Field: "test_addresses", Msg: "give at least one address"}}, nil
+	}
+	if e.enqueue == nil {
+		return nil, errors.New("campaigns: test sends are not wired (BindHooks)")
+	}
+	compiled, id, problems, err := e.build(ContentOf(r))
+	if problems != nil || err != nil {
+		return problems, err
+	}
+	return nil, e.App.RunInTransaction(func(tx core.App) error {
+		return queueTests(tx, e.enqueue, compiled, id, r, tests)
+	})
 }
 
 // previewURL is the signed link to a campaign's preview page.
@@ -207,3 +241,7 @@ func parseAddresses(s string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// CanMove reports whether staff may change a campaign from one status to
+// another (the REST API's rule, for the console too).
+func CanMove(from, to string) bool { return slices.Contains(transitions[from], to) }

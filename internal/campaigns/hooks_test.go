@@ -11,6 +11,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"supportercrm/internal/campaigns"
 	"supportercrm/internal/schedules"
 	"supportercrm/internal/testkit"
 	"supportercrm/internal/tokens"
@@ -411,6 +412,9 @@ func TestTestSendsGoThroughTheOutboxOnly(t *testing.T) {
 	for _, r := range rows {
 		if !strings.HasPrefix(r.GetString("subject"), "[Test] Garden news for Alex") {
 			t.Errorf("outbox subject %q", r.GetString("subject"))
+		}
+		if !strings.Contains(r.GetString("html"), campaigns.TestCopyNote) || !strings.HasPrefix(r.GetString("text"), campaigns.TestCopyNote) {
+			t.Error("a test copy does not say that it is one")
 		}
 	}
 	after := exportCampaign(t, env, id)

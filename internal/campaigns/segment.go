@@ -146,10 +146,13 @@ func audienceWhere(a Audience) (string, dbx.Params) {
 }
 
 // CountAudience is how many supporters the snapshot would write for a now.
+// The send-time check still skips anyone who unsubscribes or is suppressed
+// later, so the campaign's sent count can come out a little lower. It reads
+// on the concurrent pool, so a live count never waits for the writer.
 func CountAudience(app core.App, a Audience) (int, error) {
 	where, params := audienceWhere(a)
 	var n int
-	err := app.DB().NewQuery("SELECT count(*) FROM {{supporters}} s WHERE " + where).Bind(params).Row(&n)
+	err := app.ConcurrentDB().NewQuery("SELECT count(*) FROM {{supporters}} s WHERE " + where).Bind(params).Row(&n)
 	return n, err
 }
 
