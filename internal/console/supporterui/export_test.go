@@ -30,3 +30,21 @@ func Plan(t testing.TB, app core.App, text string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TimelinePlan is SQLite's plan for a supporter's timeline, one step a line.
+func TimelinePlan(t testing.TB, app core.App, supporterID string) string {
+	t.Helper()
+	var rows []struct {
+		Detail string `db:"detail"`
+	}
+	err := app.DB().NewQuery("EXPLAIN QUERY PLAN SELECT id FROM " + vocab.Timeline + " WHERE supporter = {:s} ORDER BY at DESC, id DESC LIMIT 101").
+		Bind(map[string]any{"s": supporterID}).All(&rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.Detail)
+	}
+	return strings.Join(out, "\n")
+}

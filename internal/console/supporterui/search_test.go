@@ -186,3 +186,28 @@ func TestSearchUsesIndexes(t *testing.T) {
 		}
 	}
 }
+
+// testkitApp is a test app with the helpers these tests share.
+type testkitApp struct{ *tests.TestApp }
+
+// staff makes an admin staff record.
+func (a *testkitApp) staff(t testing.TB) *core.Record {
+	t.Helper()
+	r := core.NewRecord(testkit.Collection(t, a, vocab.Staff))
+	r.SetEmail("admin-" + core.GenerateDefaultRandomId() + "@lanternhouse.org.uk")
+	r.SetPassword("a-long-password-1")
+	r.Set("role", vocab.RoleAdmin)
+	if err := a.Save(r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (a *testkitApp) count(t testing.TB, coll string) int {
+	t.Helper()
+	n, err := a.CountRecords(coll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(n)
+}
