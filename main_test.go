@@ -107,8 +107,8 @@ func buildBinary(t testing.TB) string {
 	return binPath
 }
 
-// configure prepares a data dir as an admin would in the dashboard: app URL
-// and SMTP relay; more, when given, adds data.
+// configure prepares a data dir as an admin would in the dashboard: app URL,
+// SMTP relay and the charity's identity; more, when given, adds data.
 func configure(t testing.TB, dataDir, appURL string, smtpPort int, more func(app core.App)) {
 	t.Helper()
 	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dataDir})
@@ -127,6 +127,7 @@ func configure(t testing.TB, dataDir, appURL string, smtpPort int, more func(app
 	if err := app.Save(s); err != nil {
 		t.Fatal(err)
 	}
+	testkit.RealIdentity(t, app) // campaigns can't be scheduled under the shipped example
 	if more != nil {
 		more(app)
 	}

@@ -65,6 +65,9 @@ func Register(app core.App, cfg Config) error {
 	dial := outbox.DialSettings(app, &cfg.SMTP)
 	worker := outbox.NewWorker(app, cfg.Outbox, dial)
 	bindPrivacy(app, cfg, signer, set, identity.Get, worker.Wake)
+	if err := bindConsole(app, layouts, set, signer, identity.Get, worker.Wake); err != nil {
+		return err
+	}
 	alert := func(subject, text string) { alertStaff(app, subject, text) }
 	engine := &campaigns.Engine{
 		App: app, Config: cfg.Campaigns, Dial: dial, Signer: signer,

@@ -21,7 +21,7 @@ import (
 // This file checks the REST API rules of every collection and view
 // (1764086400_collections.go, 1764086403_campaigns.go, 1764086404_schedules.go,
 // 1764086405_events.go, 1764086406_giving.go, 1764086407_crm.go,
-// 1764086560_rules.go), together with the hooks that back them, for every
+// 1764086560_rules.go, 1764086700_console.go), together with the hooks that back them, for every
 // collection × role × action.
 //
 // Status codes come from PocketBase's apis/record_crud.go (v0.40.4):
@@ -253,6 +253,29 @@ var rules = []row{
 	{coll: vocab.Staff, act: del, role: comms, want: 404, note: "self", target: self},
 	{coll: vocab.Staff, act: del, role: admin, want: 204},
 	{coll: vocab.Staff, act: del, role: super, want: 204},
+
+	// audit: admins read the trail; nobody writes it through the API, and no
+	// row can be changed or deleted, by superusers either (console guard).
+	{coll: vocab.Audit, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.Audit, act: list, role: comms, want: 200, sees: seesNone},
+	{coll: vocab.Audit, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.Audit, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.Audit, act: view, role: anon, want: 404},
+	{coll: vocab.Audit, act: view, role: comms, want: 404},
+	{coll: vocab.Audit, act: view, role: admin, want: 200},
+	{coll: vocab.Audit, act: view, role: super, want: 200},
+	{coll: vocab.Audit, act: create, role: anon, want: 403},
+	{coll: vocab.Audit, act: create, role: comms, want: 403},
+	{coll: vocab.Audit, act: create, role: admin, want: 403},
+	{coll: vocab.Audit, act: create, role: super, want: 403, says: "written by the app"},
+	{coll: vocab.Audit, act: update, role: anon, want: 403},
+	{coll: vocab.Audit, act: update, role: comms, want: 403},
+	{coll: vocab.Audit, act: update, role: admin, want: 403},
+	{coll: vocab.Audit, act: update, role: super, want: 400, says: "append-only"},
+	{coll: vocab.Audit, act: del, role: anon, want: 403},
+	{coll: vocab.Audit, act: del, role: comms, want: 403},
+	{coll: vocab.Audit, act: del, role: admin, want: 403},
+	{coll: vocab.Audit, act: del, role: super, want: 400, says: "append-only"},
 
 	// charity: public identity, superusers edit; a second record and deletion
 	// are refused by hooks even for superusers.
@@ -542,6 +565,7 @@ var (
 		vocab.Events:       `{"name":"Event {n}","source":"manual"}`,
 		vocab.SyncRuns:     `{"source":"facebook","trigger":"manual"}`,
 		vocab.Schedules:    `{"name":"Monthly {n}","enabled":true,"spec":"0 9 1 * *","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
+		vocab.Audit:        `{"action":"forged.{n}","target":"staff/x"}`,
 	}
 	updateField = map[string]string{
 		vocab.Supporters:   "notes",
@@ -561,12 +585,13 @@ var (
 		vocab.Events:       "blurb",
 		vocab.SyncRuns:     "error",
 		vocab.Schedules:    "name",
+		vocab.Audit:        "detail",
 	}
 )
 
 // collections lists every collection and view the matrix covers.
 var collections = []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity,
-	vocab.Campaigns, vocab.Deliveries, vocab.Donations, vocab.Pledges, vocab.Declarations, vocab.Timeline, vocab.Giving, vocab.Events, vocab.SyncRuns, vocab.Schedules}
+	vocab.Campaigns, vocab.Deliveries, vocab.Donations, vocab.Pledges, vocab.Declarations, vocab.Timeline, vocab.Giving, vocab.Events, vocab.SyncRuns, vocab.Schedules, vocab.Audit}
 
 func TestAPIRules(t *testing.T) {
 	f := newFixtures(t)
@@ -1034,6 +1059,9 @@ func (f *fx) make(t *testing.T, coll string) *core.Record {
 	case vocab.SyncRuns:
 		r.Set("source", "facebook")
 		r.Set("trigger", "cron")
+	case vocab.Audit:
+		r.Set("action", fmt.Sprintf("fixture.%d", n))
+		r.Set("target", "staff/fixture")
 	case vocab.Schedules: // disabled: the runner leaves it alone
 		r.Set("name", fmt.Sprintf("Fixture %d", n))
 		r.Set("spec", "@monthly")

@@ -5,7 +5,8 @@ package templates
 
 import "embed"
 
-// FS is the built-in template tree: pages/, emails/, campaigns/ and static/.
+// FS is the built-in template tree: pages/, emails/, campaigns/, static/ and
+// staff/ (the staff console).
 //
-//go:embed pages emails static campaigns
+//go:embed pages emails static campaigns staff
 var FS embed.FS

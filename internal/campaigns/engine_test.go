@@ -107,7 +107,7 @@ func TestCampaignReachesEveryoneOnceWithListHeaders(t *testing.T) {
 			!strings.Contains(h.Get("List-Id"), "<newsletter.lanternhouse.org.uk>") {
 			t.Fatalf("list headers: %v", h)
 		}
-		if !strings.Contains(m.Text, "PO Box 4127") || !strings.Contains(m.HTML, "PO Box 4127") || m.Text == "" {
+		if !strings.Contains(m.Text, testkit.IdentityAddress) || !strings.Contains(m.HTML, testkit.IdentityAddress) || m.Text == "" {
 			t.Fatal("a message lacks the text part or the postal address")
 		}
 	}

@@ -92,7 +92,7 @@ func TestSignupConfirmUnsubscribe(t *testing.T) {
 	if confirmMail.HTML == "" || confirmMail.Text == "" {
 		t.Error("confirmation lacks an HTML or a text part")
 	}
-	if !strings.Contains(confirmMail.Text, "PO Box 4127") {
+	if !strings.Contains(confirmMail.Text, testkit.IdentityAddress) {
 		t.Error("confirmation footer lacks the charity's postal address")
 	}
 	confirmURL := env.Link(t, confirmMail.Text, "/confirm")

@@ -346,7 +346,7 @@ func TestTemplatesOverride(t *testing.T) {
 	}
 	env := testkit.Start(t, testkit.Options{Configure: func(c *pb_hooks.Config) { c.TemplatesDir = dir }})
 	status, body := env.Do(t, http.MethodGet, "/", "", "")
-	if status != http.StatusOK || !strings.Contains(body, "Join the Lanternhouse family") || !strings.Contains(body, "PO Box 4127") {
+	if status != http.StatusOK || !strings.Contains(body, "Join the Lanternhouse family") || !strings.Contains(body, testkit.IdentityAddress) {
 		t.Fatalf("overridden page = %d:\n%s", status, truncate(body))
 	}
 

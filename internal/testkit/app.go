@@ -36,6 +36,9 @@ type Options struct {
 	RateLimits bool
 	// Configure edits the app configuration.
 	Configure func(*pb_hooks.Config)
+	// SampleIdentity keeps the shipped example identity (under which no
+	// campaign can be scheduled) instead of RealIdentity's.
+	SampleIdentity bool
 }
 
 // Start runs the app with its routes and workers on loopback.
@@ -79,6 +82,9 @@ func Start(t testing.TB, opts Options) *Env {
 	s.RateLimits.Enabled = opts.RateLimits
 	if err := app.Save(s); err != nil {
 		t.Fatal(err)
+	}
+	if !opts.SampleIdentity {
+		RealIdentity(t, app)
 	}
 
 	router, err := apis.NewRouter(app)

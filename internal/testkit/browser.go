@@ -97,13 +97,27 @@ func axeSource(t testing.TB) string {
 // text and the elements that break it.
 func Axe(t testing.TB, ctx context.Context) []string {
 	t.Helper()
+	return runAxe(t, ctx, "true")
+}
+
+// AxeSerious is Axe limited to the violations axe-core rates serious or
+// critical: what a page must never have.
+func AxeSerious(t testing.TB, ctx context.Context) []string {
+	t.Helper()
+	return runAxe(t, ctx, `v.impact === "serious" || v.impact === "critical"`)
+}
+
+// runAxe runs axe-core and keeps the violations v for which keep holds.
+func runAxe(t testing.TB, ctx context.Context, keep string) []string {
+	t.Helper()
 	// DevTools evaluation isn't bound by the page's Content-Security-Policy,
 	// so axe runs on pages that allow no inline script.
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](axeSource(t)+";true")); err != nil {
 		t.Fatalf("load axe-core: %v", err)
 	}
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`axe.run(document, {runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]})
-		.then(r => r.violations.map(v => v.id + ": " + v.help + " [" + v.nodes.map(n => n.target.join(" ")).join(", ") + "]"))`, chromedp.EvalAwaitPromise))
+		.then(r => r.violations.filter(v => `+keep+`)
+			.map(v => v.id + ": " + v.help + " [" + v.nodes.map(n => n.target.join(" ")).join(", ") + "]"))`, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatalf("run axe-core: %v", err)
 	}

@@ -37,6 +37,11 @@ const (
 	// mail. The links of the retired year-long purpose "gift_aid" (signed by
 	// preferences pages) fail as another purpose's.
 	GiftAid Purpose = "gift_aid_link"
+	// The staff console's: a form's CSRF token, the half-done sign-in
+	// between password and emailed code, and an invitation to set a password.
+	CSRF        Purpose = "csrf"
+	StaffMFA    Purpose = "staff_mfa"
+	StaffInvite Purpose = "staff_invite"
 )
 
 // Lifetimes: confirm links expire after a week; unsubscribe and preferences
@@ -50,6 +55,7 @@ const (
 	ViewTTL        = 2 * 365 * 24 * time.Hour
 	PreviewTTL     = 30 * 24 * time.Hour
 	GiftAidTTL     = 3 * 24 * time.Hour
+	InviteTTL      = 3 * 24 * time.Hour
 )
 
 // Verification errors. Callers show a page per error; none changes data.

@@ -148,15 +148,28 @@ func (s *Set) Page(w io.Writer, name string, data any) error {
 	return t.ExecuteTemplate(w, "layout", data)
 }
 
-// pageHeaders are sent with every page. Someone at risk may read these
-// pages on a watched device, and their links carry tokens: nothing is
-// loaded from another site (which would learn who reads them), scripts
-// come only from /static/, no referrer is sent, and no one frames them.
-var pageHeaders = map[string]string{
-	"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-	"Referrer-Policy":         "no-referrer",
-	"X-Content-Type-Options":  "nosniff",
-	"Content-Type":            "text/html; charset=utf-8",
+// Someone at risk may read these pages on a watched device, and their
+// links carry tokens: nothing is loaded from another site (which would
+// learn who reads them), scripts and styles come only from this origin as
+// files (no inline script or style), no referrer is sent, and no one frames
+// them. PageCSP is the public pages' policy; ConsoleCSP, the staff
+// console's, also lets its scripts fetch from this origin (htmx and
+// server-sent events).
+const (
+	PageCSP    = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	ConsoleCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+// SetPageHeaders sets the security headers every HTML page is sent with:
+// csp, no referrer, no sniffing; cache is the Cache-Control value
+// ("no-store" for pages with tokens or personal data).
+func SetPageHeaders(w http.ResponseWriter, csp, cache string) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", csp)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", cache)
 }
 
 // Respond renders the named page and writes it with the security headers.
@@ -166,10 +179,7 @@ func (s *Set) Respond(w http.ResponseWriter, status int, cache, name string, dat
 	if err := s.Page(&buf, name, data); err != nil {
 		return err
 	}
-	for k, v := range pageHeaders {
-		w.Header().Set(k, v)
-	}
-	w.Header().Set("Cache-Control", cache)
+	SetPageHeaders(w, PageCSP, cache)
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())
 	return err

@@ -12,6 +12,7 @@ const (
 	Suppressions = "suppressions"
 	Staff        = "staff"
 	Charity      = "charity"
+	Audit        = "audit"
 )
 
 // Supporter statuses.
@@ -76,10 +77,12 @@ const (
 	KindTest              = "test"
 	KindThankYou          = "thank_you"     // a donation's thanks, inviting a Gift Aid declaration
 	KindGiftAidLink       = "gift_aid_link" // a Gift Aid page link the donor asked for
+	KindStaffCode         = "staff_code"    // a staff member's one-time sign-in code
+	KindStaffInvite       = "staff_invite"  // an invitation to the staff console
 )
 
 // OutboxKinds lists every outbox kind.
-var OutboxKinds = []string{KindConfirm, KindAlreadySubscribed, KindWelcome, KindAlert, KindTest, KindThankYou, KindGiftAidLink}
+var OutboxKinds = []string{KindConfirm, KindAlreadySubscribed, KindWelcome, KindAlert, KindTest, KindThankYou, KindGiftAidLink, KindStaffCode, KindStaffInvite}
 
 // Suppression reasons.
 const (
