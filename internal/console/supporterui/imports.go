@@ -62,20 +62,23 @@ type Imports struct {
 	wg   sync.WaitGroup
 }
 
-// Start checks the file (UTF-8, a header with an email column) and, if it
-// can be imported, imports it in the background and returns the job's id.
-// A file refused is a *csvio.FileError, and nothing changed. The job owns f
-// from then on and closes it.
-func (im *Imports) Start(f *os.File, by *core.Record, confirm bool) (string, error) {
+// Start checks the file from its start (UTF-8, a header with an email
+// column) and, if it can be imported, imports it in the background and
+// returns the job. A file refused is a *csvio.FileError, and nothing
+// changed. The job owns f from then on and closes it.
+func (im *Imports) Start(f *os.File, by *core.Record, confirm bool) (Job, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil { // a spooled upload is at its end
+		return Job{}, err
+	}
 	total, err := importer.Check(f)
 	if err != nil {
-		return "", err
+		return Job{}, err
 	}
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	for _, j := range im.jobs {
 		if j.Running() {
-			return "", ErrImportRunning
+			return Job{}, ErrImportRunning
 		}
 	}
 	j := &Job{ID: core.GenerateDefaultRandomId(), By: by.Id, Confirm: confirm, Started: time.Now(), Total: total}
@@ -85,7 +88,7 @@ func (im *Imports) Start(f *os.File, by *core.Record, confirm bool) (string, err
 	}
 	im.wg.Add(1)
 	go im.run(j, f)
-	return j.ID, nil
+	return *j, nil
 }
 
 func (im *Imports) run(j *Job, f io.ReadSeekCloser) {

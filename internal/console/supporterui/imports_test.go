@@ -3,6 +3,7 @@ package supporterui_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,10 @@ func csvFile(t testing.TB, content string) *os.File {
 	}
 	f, err := os.Open(path)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Left at its end, as a spooled upload is.
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -56,10 +61,11 @@ func TestImportRunsInTheBackgroundWithProgressAndReport(t *testing.T) {
 	im, app, finished := imports(t)
 	staff := app.staff(t)
 	file := rowsFile(3000) + "not-an-address,Bad,newsletter,,\n"
-	id, err := im.Start(csvFile(t, file), staff, false)
+	started, err := im.Start(csvFile(t, file), staff, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	id := started.ID
 	// Progress moves through the file while the import runs, never back.
 	var seen []int
 	for deadline := time.Now().Add(30 * time.Second); ; {

@@ -23,6 +23,21 @@ type Event struct {
 	AmountPence int            `db:"amount_pence"`
 }
 
+// labels name the kinds for people.
+var labels = map[string]string{
+	"signup": "Signed up", "consent_grant": "Consent", "consent_withdraw": "Withdrawal", "consent_details": "Details",
+	"consent_confirmed": "Confirmed", "unsubscribe": "Unsubscribed", "email": "Email", "campaign": "Campaign",
+	"donation": "Donation", "pledge": "Pledge", "gift_aid": "Gift Aid", "gift_aid_cancelled": "Gift Aid", "erased": "Erased",
+}
+
+// Label names the event's kind for people.
+func (e Event) Label() string {
+	if l, ok := labels[e.Kind]; ok {
+		return l
+	}
+	return e.Kind
+}
+
 // Giving reports whether the event is giving data, which comms staff never see.
 func (e Event) Giving() bool { return isGiving[e.Kind] }
 

@@ -30,6 +30,11 @@ func save(t testing.TB, app core.App, coll string, data map[string]any) *core.Re
 func history(t testing.TB, app core.App) *core.Record {
 	t.Helper()
 	sup := addSupporter(t, app, "tess@example.org", "Tess", "Line", vocab.StatusSubscribed)
+	sup.Set("address", "4 Kirkgate, Leeds")
+	sup.Set("postcode", "LS2 7DJ")
+	if err := app.Save(sup); err != nil {
+		t.Fatal(err)
+	}
 	step := func() { time.Sleep(3 * time.Millisecond) }
 	topic, _ := app.FindFirstRecordByData(vocab.Topics, "slug", "newsletter")
 	step()
