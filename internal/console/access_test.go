@@ -13,6 +13,7 @@ import (
 // Anonymous visitors get the sign-in page and nothing else: every console
 // page redirects there, and a form post changes nothing.
 func TestAnonymousGetsOnlyTheLoginPage(t *testing.T) {
+	t.Parallel()
 	env := testkit.Start(t, testkit.Options{})
 	c := newClient(t, env)
 	for _, path := range []string{"/staff", "/staff/", "/staff/staff", "/staff/audit", "/staff/topics", "/staff/no-such-page"} {
@@ -40,6 +41,7 @@ func TestAnonymousGetsOnlyTheLoginPage(t *testing.T) {
 // Comms staff get 403 on every admin page and action, and the actions
 // change nothing.
 func TestCommsGetsForbiddenOnAdminPages(t *testing.T) {
+	t.Parallel()
 	env := testkit.Start(t, testkit.Options{})
 	c, _ := signedIn(t, env, vocab.RoleComms)
 	other := staff(t, env, vocab.RoleComms)
@@ -88,6 +90,7 @@ func TestCommsGetsForbiddenOnAdminPages(t *testing.T) {
 // A state-changing form without the CSRF token, or with a wrong or another
 // browser's token, is refused and changes nothing; with its own it works.
 func TestCSRFRefusedWithoutTheToken(t *testing.T) {
+	t.Parallel()
 	env := testkit.Start(t, testkit.Options{})
 	c, _ := signedIn(t, env, vocab.RoleAdmin)
 	stranger := newClient(t, env)

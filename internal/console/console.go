@@ -151,8 +151,25 @@ func (c *Console) handle(method, path string, role Role, h func(*core.RequestEve
 				Message: "Nothing was changed. Go back, reload the page and try again.",
 			})
 		}
-		return h(e)
+		err := h(e)
+		if err == nil || e.Written() {
+			return err
+		}
+		return c.failed(e, err)
 	})
+}
+
+// failed answers a handler's error with the console's error page rather
+// than PocketBase's JSON: an API error's status and public message, or 500
+// with the fault logged and not shown.
+func (c *Console) failed(e *core.RequestEvent, err error) error {
+	var apiErr *router.ApiError
+	if errors.As(err, &apiErr) && apiErr.Status < 500 {
+		return c.RenderStatus(e, apiErr.Status, "error", errorPage{Heading: "That didn't work", Message: apiErr.Message})
+	}
+	e.App.Logger().Error("console: "+e.Request.Method+" "+e.Request.URL.Path, "error", err.Error())
+	return c.RenderStatus(e, http.StatusInternalServerError, "error", errorPage{
+		Heading: "Something went wrong", Message: "Try again; if it happens again, tell an admin when it happened."})
 }
 
 // cacheAssets lets browsers keep the console's scripts and styles for an
