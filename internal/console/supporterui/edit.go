@@ -48,7 +48,10 @@ func (p *Pages) edit(e *core.RequestEvent, sup *core.Record) error {
 		return console.Redirect(e, "/supporters/"+sup.Id, "This supporter was erased: there is nothing to edit.")
 	}
 	f := console.NewForm(e)
-	vals := p.checkEdit(f, sup)
+	vals, err := p.checkEdit(f, sup)
+	if err != nil {
+		return err
+	}
 	if f.OK() {
 		var changed []string
 		for _, name := range editFields {
@@ -64,7 +67,7 @@ func (p *Pages) edit(e *core.RequestEvent, sup *core.Record) error {
 		if len(changed) == 0 {
 			return console.Redirect(e, "/supporters/"+sup.Id, "Nothing was changed.")
 		}
-		err := p.app.RunInTransaction(func(tx core.App) error {
+		err = p.app.RunInTransaction(func(tx core.App) error {
 			if err := tx.Save(sup); err != nil {
 				return err
 			}
@@ -86,17 +89,21 @@ func (p *Pages) edit(e *core.RequestEvent, sup *core.Record) error {
 }
 
 // checkEdit checks each field as the signup form and the import do, and
-// returns the values to save. Failures are on f.
-func (p *Pages) checkEdit(f *console.Form, sup *core.Record) map[string]any {
+// returns the values to save. Failures are on f; an error is a fault.
+func (p *Pages) checkEdit(f *console.Form, sup *core.Record) (map[string]any, error) {
 	vals := map[string]any{}
 	email, msg := signup.NormalizeEmail(f.Get("email"))
 	switch {
 	case msg != "":
 		f.Fail("email", msg)
 	case email != sup.GetString("email"):
+		bad, err := signup.IsSuppressed(p.app, email)
+		if err != nil {
+			return nil, err
+		}
 		if other, err := p.app.FindFirstRecordByData(vocab.Supporters, "email", email); err == nil && other.Id != sup.Id {
 			f.Fail("email", "Another supporter has this address.")
-		} else if bad, err := signup.IsSuppressed(p.app, email); err != nil || bad {
+		} else if bad {
 			f.Fail("email", "This address is on the suppression list (erased, complained or hard-bounced), so it can't be used.")
 		}
 	}
@@ -132,7 +139,7 @@ func (p *Pages) checkEdit(f *console.Form, sup *core.Record) map[string]any {
 		f.Fail("tags", "A supporter has at most 30 tags.")
 	}
 	vals["tags"] = tags
-	return vals
+	return vals, nil
 }
 
 // freeText checks a text field's length and that it holds no control

@@ -248,11 +248,14 @@ func (p *Pages) claimDownload(e *core.RequestEvent) error {
 	ref := f.Get("claim")
 	name, what := "gift-aid-unclaimed", "Gift Aid claim preview"
 	if ref != "" {
-		made, err := giving.Claimed(p.app, ref)
-		if err != nil {
-			return err
+		made := false
+		if giving.ValidClaim(ref) {
+			var err error
+			if made, err = giving.Claimed(p.app, ref); err != nil {
+				return err
+			}
 		}
-		if !giving.ValidClaim(ref) || !made {
+		if !made {
 			f.Fail("claim", "There is no claim "+clipped(ref)+".")
 			return p.renderClaims(e, http.StatusBadRequest, f)
 		}

@@ -41,7 +41,6 @@ type Row struct {
 	Status    string `db:"status"`
 	Topics    string `db:"topics"` // JSON list of topic ids
 	Tags      string `db:"tags"`   // JSON list
-	Created   string `db:"created"`
 }
 
 // Name is the supporter's name as one string, "" when none is known.
@@ -107,7 +106,7 @@ func (q *Query) Check(app core.App) FieldErrors {
 func Search(app core.App, q Query) (Result, error) {
 	res := Result{Page: max(q.Page, 1)}
 	rows, order, err := q.selection(app, "s.id", "s.email", "s.first_name", "s.last_name", "s.status",
-		"coalesce(s.topics, '') AS topics", "coalesce(s.tags, '') AS tags", "s.created")
+		"coalesce(s.topics, '') AS topics", "coalesce(s.tags, '') AS tags")
 	if err != nil {
 		return res, err
 	}

@@ -111,6 +111,7 @@ type showView struct {
 	Events    []Event
 	Older     string // the next timeline page's query, "" if none
 	Erased    bool
+	Notes     string
 }
 
 // givingTotals is a supporter's row of the supporter_giving view.
@@ -164,8 +165,9 @@ func (p *Pages) show(e *core.RequestEvent, sup *core.Record) error {
 	if name := strings.TrimSpace(sup.GetString("first_name") + " " + sup.GetString("last_name")); name != "" {
 		v.Title = name
 	}
+	v.Notes = sup.GetString("notes")
 	if v.Erased {
-		v.Title = "Erased supporter"
+		v.Title, v.Notes = "Erased supporter", ErasedNote(sup, isAdmin)
 	}
 	for _, id := range sup.GetStringSlice("topics") {
 		v.Topics = append(v.Topics, names[id])

@@ -1,6 +1,8 @@
 package supporterui
 
 import (
+	"strings"
+
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
@@ -66,7 +68,7 @@ func Timeline(app core.App, sup *core.Record, giving bool, offset int) ([]Event,
 	}
 	var out []Event
 	if offset == 0 && sup.GetString("status") == vocab.StatusErased {
-		out = append(out, Event{ID: "erased", At: sup.GetDateTime("updated"), Kind: "erased", Summary: sup.GetString("notes")})
+		out = append(out, Event{ID: "erased", At: sup.GetDateTime("updated"), Kind: "erased", Summary: ErasedNote(sup, giving)})
 	}
 	var rows []Event
 	err := app.DB().Select("id", "at", "kind", "summary", "coalesce(amount_pence, 0) AS amount_pence").
@@ -80,4 +82,16 @@ func Timeline(app core.App, sup *core.Record, giving bool, offset int) ([]Event,
 		rows = rows[:TimelineLimit]
 	}
 	return append(out, rows...), more, nil
+}
+
+// ErasedNote is what an erased supporter's notes say (erasure leaves only
+// its own note: when, and which Gift Aid declarations HMRC needs kept).
+// Without giving, it is the first sentence alone: that Gift Aid was kept
+// tells that they gave.
+func ErasedNote(sup *core.Record, giving bool) string {
+	note := sup.GetString("notes")
+	if first, _, ok := strings.Cut(note, ". "); ok && !giving {
+		return first + "."
+	}
+	return note
 }

@@ -109,8 +109,11 @@ func TestTimelineForCommsHasNoGivingData(t *testing.T) {
 func TestTimelineOfAnErasedSupporterStartsWithTheErasure(t *testing.T) {
 	app := newApp(t)
 	sup := history(t, app)
-	if _, err := (&erasure.Eraser{App: app, Hash: signup.HashEmail}).Erase(sup.Id); err != nil {
-		t.Fatal(err)
+	// A donation claimed this year: HMRC needs the declaration kept.
+	save(t, app, vocab.Donations, map[string]any{"supporter": sup.Id, "amount_pence": 500, "currency": "GBP", "method": "card",
+		"donated_on": time.Now(), "gift_aid_eligible": true, "gift_aid_claim": "2026-01"})
+	if res, err := (&erasure.Eraser{App: app, Hash: signup.HashEmail}).Erase(sup.Id); err != nil || res.DeclarationsKept != 1 {
+		t.Fatalf("erase: %+v %v", res, err)
 	}
 	sup, err := app.FindRecordById(vocab.Supporters, sup.Id)
 	if err != nil {
@@ -127,6 +130,13 @@ func TestTimelineOfAnErasedSupporterStartsWithTheErasure(t *testing.T) {
 		if strings.Contains(e.Summary, "tess@example.org") || strings.Contains(e.Summary, "Tess") {
 			t.Errorf("personal data left after erasure: %+v", e)
 		}
+		if strings.Contains(e.Summary, "Gift Aid") {
+			t.Errorf("comms sees that Gift Aid was kept: %+v", e)
+		}
+	}
+	admin, _, err := supporterui.Timeline(app, sup, true, 0)
+	if err != nil || !strings.Contains(admin[0].Summary, "Gift Aid declaration(s) kept") {
+		t.Errorf("admin erasure event: %+v %v", admin[0], err)
 	}
 }
 
