@@ -27,6 +27,7 @@ func bindConsole(app core.App, layouts fs.FS, set *views.Set, signer *tokens.Sig
 	var warned bool
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		c.Mount(se)
+		supporterPages(app, c, set, signer, identity, wake)
 		if !warned {
 			warned = true
 			console.WarnSampleIdentity(app)

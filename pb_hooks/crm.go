@@ -110,36 +110,17 @@ func upload(e *core.RequestEvent) (io.ReadSeekCloser, error) {
 // failure 500, if no byte was sent yet; a failure midway can only cut the
 // download short.
 func csvDownload(e *core.RequestEvent, name string, write func(io.Writer) (int, error)) error {
-	h := e.Response.Header()
-	h.Set("Content-Type", "text/csv; charset=utf-8")
-	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.csv"`, name, time.Now().UTC().Format("2006-01-02")))
-	h.Set("Cache-Control", "no-store")
-	w := &lazyWriter{w: e.Response}
-	_, err := write(w)
+	_, sent, err := csvio.Download(e.Response, name, write)
 	switch {
 	case err == nil:
 		return nil
-	case w.started:
+	case sent:
 		e.App.Logger().Error("export cut short", "export", name, "error", err.Error())
 		return nil
-	}
-	h.Del("Content-Disposition")
-	if errors.Is(err, exporter.ErrBadFilter) {
+	case errors.Is(err, exporter.ErrBadFilter):
 		return e.BadRequestError(err.Error(), nil)
 	}
 	return err
-}
-
-// lazyWriter notes whether anything was sent: the exporters check their
-// filters before writing, so a bad one can still be answered 400.
-type lazyWriter struct {
-	w       http.ResponseWriter
-	started bool
-}
-
-func (l *lazyWriter) Write(p []byte) (int, error) {
-	l.started = true
-	return l.w.Write(p)
 }
 
 // crmCommands are the admins' bulk tools on the command line:

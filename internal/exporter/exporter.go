@@ -45,7 +45,7 @@ var supporterFields = []string{
 // Supporters writes the supporters that match f, oldest first, and returns
 // how many. Erased supporters hold no personal data and are left out.
 func Supporters(app core.App, w io.Writer, f Filter) (int, error) {
-	where, err := f.where(app)
+	where, err := f.Where(app)
 	if err != nil {
 		return 0, err
 	}
@@ -128,8 +128,11 @@ func stream(q *dbx.SelectQuery, w io.Writer, header []string, row func(map[strin
 	return n, out.Flush()
 }
 
-// where builds the filter's SQL, refusing values that match nothing by mistake.
-func (f Filter) where(app core.App) (dbx.Expression, error) {
+// Where is the filter's SQL condition on supporters (erased ones never
+// match), refusing values that match nothing by mistake. The console's
+// supporter search narrows its lists with it, so a list and its export
+// always hold the same people.
+func (f Filter) Where(app core.App) (dbx.Expression, error) {
 	conds := []dbx.Expression{dbx.Not(dbx.HashExp{"status": vocab.StatusErased})}
 	if f.Status != "" {
 		if !slices.Contains(vocab.SupporterStatuses, f.Status) || f.Status == vocab.StatusErased {
@@ -142,12 +145,22 @@ func (f Filter) where(app core.App) (dbx.Expression, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: no topic has the slug %q", ErrBadFilter, f.Topic)
 		}
-		conds = append(conds, dbx.NewExp("EXISTS (SELECT 1 FROM json_each([[topics]]) WHERE value = {:topic})", dbx.Params{"topic": t.Id}))
+		conds = append(conds, dbx.NewExp("instr([[topics]], {:topicq}) > 0 AND EXISTS (SELECT 1 FROM json_each([[topics]]) WHERE value = {:topic})",
+			dbx.Params{"topic": t.Id, "topicq": quoted(t.Id)}))
 	}
 	if f.Tag != "" {
-		conds = append(conds, dbx.NewExp("EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid([[tags]]) THEN [[tags]] ELSE '[]' END) WHERE value = {:tag})", dbx.Params{"tag": f.Tag}))
+		conds = append(conds, dbx.NewExp("instr([[tags]], {:tagq}) > 0 AND EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid([[tags]]) THEN [[tags]] ELSE '[]' END) WHERE value = {:tag})",
+			dbx.Params{"tag": f.Tag, "tagq": quoted(f.Tag)}))
 	}
 	return dbx.And(conds...), nil
+}
+
+// quoted is v as a JSON string. A list holding v holds this text, so the
+// filters test for it first (instr is a fraction of json_each's cost on a
+// row) and unpack the list only to be sure; it matters on lists of 100,000.
+func quoted(v string) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // topicSlugs maps topic ids to slugs.

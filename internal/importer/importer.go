@@ -73,11 +73,8 @@ const (
 // how far it got.
 func (im *Importer) Supporters(f io.ReadSeeker, opts Options) (Report, error) {
 	rep := Report{Skipped: map[string]int{}, Errors: csvio.Problems{}, Warnings: csvio.Problems{}}
-	total, err := csvio.CheckUTF8(f)
+	total, err := Check(f)
 	if err != nil {
-		return rep, err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return rep, err
 	}
 	counted := &countingReader{r: f}
@@ -150,6 +147,26 @@ func (im *Importer) Supporters(f io.ReadSeeker, opts Options) (Report, error) {
 		im.Signup.Notify()
 	}
 	return rep, nil
+}
+
+// Check reads a supporter file as Supporters does before it writes
+// anything: the whole file must be UTF-8, with a header row naming an
+// email column. A *csvio.FileError says why it can't be imported. It
+// returns the file's size and leaves f at its start, so a caller can refuse
+// a file at once and import it later (the console does, in the background).
+func Check(f io.ReadSeeker) (int64, error) {
+	total, err := csvio.CheckUTF8(f)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	if _, err := csvio.NewReader(f, Columns, aliases, "email"); err != nil {
+		return 0, err
+	}
+	_, err = f.Seek(0, io.SeekStart)
+	return total, err
 }
 
 // topics maps every topic's slug to its id; admins may import into private
