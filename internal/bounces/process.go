@@ -133,14 +133,17 @@ func byRef(tx core.App, ref string) (target, error) {
 	return o.target(), err
 }
 
+// byMessageID matches a report's Message-ID. Asking for a non-empty message_id
+// lets SQLite use the partial indexes on it (without that term, it scans).
 func byMessageID(tx core.App, id string) (target, error) {
+	withID := dbx.NewExp("message_id != ''")
 	var d deliveryRow
-	err := tx.DB().Select("id", "campaign", "supporter", "email").From(vocab.Deliveries).Where(dbx.HashExp{"message_id": id}).Limit(1).One(&d)
+	err := tx.DB().Select("id", "campaign", "supporter", "email").From(vocab.Deliveries).Where(dbx.HashExp{"message_id": id}).AndWhere(withID).Limit(1).One(&d)
 	if err == nil || !errors.Is(err, sql.ErrNoRows) {
 		return d.target(), err
 	}
 	var o outboxRow
-	err = tx.DB().Select("id", "supporter", "to").From(vocab.Outbox).Where(dbx.HashExp{"message_id": id}).Limit(1).One(&o)
+	err = tx.DB().Select("id", "supporter", "to").From(vocab.Outbox).Where(dbx.HashExp{"message_id": id}).AndWhere(withID).Limit(1).One(&o)
 	return o.target(), err
 }
 
