@@ -19,7 +19,7 @@ import (
 )
 
 // logoSrc is the src of an email's logo image.
-var logoSrc = regexp.MustCompile(`<img src="([^"]+)" alt="`+testkit.IdentityName+`"`)
+var logoSrc = regexp.MustCompile(`<img src="([^"]+)" alt="` + testkit.IdentityName + `"`)
 
 // emailLogo is the logo a message's HTML shows, fetched as a mail client
 // would: it must be a PNG, served as image/png.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -185,7 +186,7 @@ func cacheAssets(e *core.RequestEvent) error {
 func (c *Console) toLogin(e *core.RequestEvent) error {
 	to := Prefix + "/login"
 	if e.Request.Method == http.MethodGet && e.Request.URL.Path != Prefix+"/" {
-		to += "?next=" + urlQueryEscape(e.Request.URL.RequestURI())
+		to += "?next=" + url.QueryEscape(e.Request.URL.RequestURI())
 	}
 	if e.Request.Header.Get("HX-Request") == "true" {
 		e.Response.Header().Set("HX-Redirect", to)

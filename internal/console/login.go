@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -62,7 +63,7 @@ func (c *Console) login(e *core.RequestEvent) error {
 	}
 	rec, err := e.App.FindAuthRecordByEmail(vocab.Staff, email)
 	if err != nil {
-		rec = nil
+		rec = nil // not found, or unreadable: answered as a wrong password
 		dummyPasswordCheck(e.App)
 	}
 	if rec == nil || !rec.ValidatePassword(f.Values.Get("password")) || rec.GetBool("disabled") {
@@ -82,7 +83,7 @@ func (c *Console) login(e *core.RequestEvent) error {
 	}
 	ttl := rec.Collection().MFA.DurationTime()
 	e.SetCookie(cookie(e, mfaCookie, c.cfg.Signer.Sign(tokens.StaffMFA, mfaID, ttl), ttl))
-	return e.Redirect(http.StatusSeeOther, Prefix+"/login/code?next="+urlQueryEscape(page.Next))
+	return e.Redirect(http.StatusSeeOther, Prefix+"/login/code?next="+url.QueryEscape(page.Next))
 }
 
 // beginMFA records the passed password step and mails a one-time code,

@@ -112,3 +112,50 @@ func message(body string) string {
 	msg, _, _ := strings.Cut(rest, "<")
 	return msg
 }
+
+// MFA is on for the REST API too: a staff password alone gets an mfaId,
+// not a token, and the code PocketBase makes for request-otp is mailed
+// through the outbox like the console's.
+func TestAPISignInNeedsTheEmailedCode(t *testing.T) {
+	t.Parallel()
+	env := testkit.Start(t, testkit.Options{})
+	email := staff(t, env, vocab.RoleComms)
+	status, body := env.PostJSON(t, "/api/collections/staff/auth-with-password", `{"identity":"`+email+`","password":"`+password+`"}`)
+	if status != http.StatusUnauthorized || !strings.Contains(body, "mfaId") || strings.Contains(body, "token") {
+		t.Fatalf("password alone: HTTP %d %s", status, body)
+	}
+	if status, _ := env.PostJSON(t, "/api/collections/staff/request-otp", `{"email":"`+email+`"}`); status != http.StatusOK {
+		t.Fatalf("request-otp: HTTP %d", status)
+	}
+	mail := env.SMTP.WaitFor(t, email, 1, 10*time.Second)[0]
+	if !codeLine.MatchString(mail.Text) {
+		t.Fatalf("no code in the mailed message:\n%s", mail.Text)
+	}
+	if n := env.Count(t, vocab.Outbox, "to = '"+email+"' && kind = 'staff_code'"); n != 1 {
+		t.Fatalf("the code went round the outbox (%d rows)", n)
+	}
+}
+
+// A session ends when its token expires.
+func TestSessionsExpire(t *testing.T) {
+	t.Parallel()
+	env := testkit.Start(t, testkit.Options{})
+	rec, err := env.App.FindAuthRecordByEmail(vocab.Staff, staff(t, env, vocab.RoleAdmin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := rec.NewStaticAuthToken(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, env)
+	u, _ := url.Parse(env.URL + "/staff/")
+	c.c.Jar.SetCookies(u, []*http.Cookie{{Name: "staff_session", Value: tok, Path: "/staff"}})
+	if a := c.get("/staff/"); a.status != http.StatusOK {
+		t.Fatalf("a fresh session: HTTP %d", a.status)
+	}
+	time.Sleep(2 * time.Second) // JWT expiry has one-second resolution
+	if a := c.get("/staff/"); a.status != http.StatusSeeOther || !strings.HasPrefix(a.location, "/staff/login") {
+		t.Fatalf("an expired session: HTTP %d to %q", a.status, a.location)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -59,7 +58,7 @@ var funcs = template.FuncMap{
 	// field gathers what the "field" partial needs for one input. kind is
 	// an input type, or "new-password" or "code".
 	"field": newField,
-	"count": func(n int) string { return thousands(n) },
+	"count": thousands,
 }
 
 // London formats t in London time for staff; a zero time is "—".
@@ -148,8 +147,6 @@ func Redirect(e *core.RequestEvent, path, flash string) error {
 	}
 	return e.Redirect(http.StatusSeeOther, Prefix+path)
 }
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // thousands writes n with commas: 100000 → "100,000".
 func thousands(n int) string {

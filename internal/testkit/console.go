@@ -109,7 +109,7 @@ func prepare(t testing.TB, s *ConsoleSite, smtpPort int, opts ConsoleOptions) {
 // The identity RealIdentity gives test apps.
 const (
 	IdentityName    = "Harbour Light Refuge"
-	IdentityAddress = "Harbour Light Refuge, 12 Quay Street, Bristol BS1 4DJ, United Kingdom"
+	IdentityAddress = "Harbour Light Refuge, PO Box 5521, Bristol BS1 9ZZ, United Kingdom"
 )
 
 // RealIdentity replaces the shipped example identity (which the console
@@ -254,7 +254,8 @@ func (s *ConsoleSite) Visit(t testing.TB, path string, status int, name string) 
 }
 
 // Check runs axe-core on the open page at desktop (1280 px) and phone
-// (390 px) width, failing on any serious or critical violation, and saves a
+// (390 px) width, failing on any serious or critical violation or a page
+// wider than the window (tables and charts scroll inside their box), and saves a
 // full-page screenshot at each width as Out/<name>-desktop.png and
 // Out/<name>-phone.png.
 func (s *ConsoleSite) Check(t testing.TB, name string) {
@@ -264,6 +265,19 @@ func (s *ConsoleSite) Check(t testing.TB, name string) {
 		width, height int64
 	}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
 		s.Do(t, "set the width", chromedp.EmulateViewport(w.width, w.height))
+		wide, err := chromedp.Run(s.Ctx, chromedp.Evaluate[string](`(() => {
+			const w = document.documentElement.scrollWidth;
+			if (w <= innerWidth + 1) return "";
+			const out = [...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > innerWidth + 1 && !e.closest(".table-wrap, .chart"))
+				.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.className ? "." + e.className : ""));
+			return w + " px: " + out.join(", ");
+		})()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wide != "" {
+			t.Errorf("%s at %s width scrolls sideways, %s", name, w.label, wide)
+		}
 		if v := AxeSerious(t, s.Ctx); len(v) > 0 {
 			t.Errorf("%s at %s width: serious accessibility problems:\n%s", name, w.label, strings.Join(v, "\n"))
 		}

@@ -22,7 +22,11 @@
       scales: { x: { time: true } }
     };
     el.textContent = "";
-    new uPlot(opts, [d.weeks, d.signups, d.confirmations, d.unsubscribes], el);
+    var u = new uPlot(opts, [d.weeks, d.signups, d.confirmations, d.unsubscribes], el);
+    // Keep to the page's width when the window (or a phone) turns.
+    window.addEventListener("resize", function () {
+      u.setSize({ width: Math.max(280, el.clientWidth), height: 240 });
+    });
   }
   function init() {
     var els = document.querySelectorAll(".chart[data-series]");
