@@ -55,10 +55,9 @@ func (p *Pages) Mount() error {
 	if p.ProgressEvery <= 0 {
 		p.ProgressEvery = 250 * time.Millisecond
 	}
-	parts, err := template.New("parts").Funcs(template.FuncMap{"london": console.London, "count": thousands, "field": field}).
-		Option("missingkey=error").ParseFS(p.Templates, "staff/campaigns/parts/*.html")
+	parts, err := parseParts(p.Templates)
 	if err != nil {
-		return fmt.Errorf("campaignui: %w", err)
+		return err
 	}
 	p.parts = parts
 	p.tests = newTestLimiter(p.Now)
@@ -67,6 +66,16 @@ func (p *Pages) Mount() error {
 	p.scheduleRoutes()
 	p.eventRoutes()
 	return nil
+}
+
+// parseParts parses the fragments htmx swaps in (staff/campaigns/parts/).
+func parseParts(fsys fs.FS) (*template.Template, error) {
+	parts, err := template.New("parts").Funcs(template.FuncMap{"london": console.London, "count": thousands, "field": field}).
+		Option("missingkey=error").ParseFS(fsys, "staff/campaigns/parts/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("campaignui: %w", err)
+	}
+	return parts, nil
 }
 
 // fieldView is what the "input" part shows for one field.

@@ -23,6 +23,7 @@ type progress struct {
 	ID, Status, Words, LastError string
 	Total, Sent, Failed, Bounced int
 	Skipped, Unsubscribed, Done  int
+	Complaints                   int // "this is spam" reports, as they arrive after sending
 	Percent                      int
 	Live                         bool // still preparing or sending: the stream goes on
 	Updated                      string
@@ -38,16 +39,17 @@ func readProgress(app core.App, id string) (progress, error) {
 		Bounced      int    `db:"bounced"`
 		Skipped      int    `db:"skipped"`
 		Unsubscribed int    `db:"unsubscribed"`
+		Complaints   int    `db:"complaints"`
 		Updated      string `db:"updated"`
 	}
-	err := app.DB().Select("status", "last_error", "total", "sent", "failed", "bounced", "skipped", "unsubscribed", "updated").
+	err := app.DB().Select("status", "last_error", "total", "sent", "failed", "bounced", "skipped", "unsubscribed", "complaints", "updated").
 		From(vocab.Campaigns).Where(dbx.HashExp{"id": id}).One(&row)
 	if err != nil {
 		return progress{}, err
 	}
 	pr := progress{ID: id, Status: row.Status, Words: statusWords(row.Status), LastError: row.LastError,
 		Total: row.Total, Sent: row.Sent, Failed: row.Failed, Bounced: row.Bounced, Skipped: row.Skipped,
-		Unsubscribed: row.Unsubscribed, Updated: row.Updated}
+		Unsubscribed: row.Unsubscribed, Complaints: row.Complaints, Updated: row.Updated}
 	pr.Done = pr.Sent + pr.Failed + pr.Bounced + pr.Skipped
 	pr.Percent = percent(pr.Done, pr.Total)
 	pr.Live = row.Status == vocab.CampaignPreparing || row.Status == vocab.CampaignSending || row.Status == vocab.CampaignScheduled
