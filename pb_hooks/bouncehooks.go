@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"supportercrm/internal/bouncehooks"
+	"supportercrm/internal/console"
 	"supportercrm/internal/doctor"
 	"supportercrm/internal/tokens"
 	"supportercrm/internal/vocab"
@@ -64,7 +65,7 @@ func (c Config) doctorConfig(app core.App) (doctor.Config, error) {
 }
 
 // Doctor runs the deliverability check for app (resolver, when set,
-// overrides CRM_DNS_RESOLVER): for the CLI now and the staff console later.
+// overrides CRM_DNS_RESOLVER): for the CLI and the console's admins.
 func (c Config) Doctor(ctx context.Context, app core.App, resolver string) (doctor.Report, error) {
 	dc, err := c.doctorConfig(app)
 	if err != nil {
@@ -109,4 +110,13 @@ func doctorCommand(app core.App, cfg Config) *cobra.Command {
 	cmd.Flags().StringVar(&resolver, "resolver", "", "DNS server to ask, host:port (env CRM_DNS_RESOLVER; default the first of /etc/resolv.conf)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
+}
+
+// bindDeliverabilityPage shows the deliverability check to admins in the
+// staff console, after the console's own routes are mounted.
+func bindDeliverabilityPage(app core.App, c *console.Console, cfg Config) {
+	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		c.Deliverability(func(ctx context.Context) (doctor.Report, error) { return cfg.Doctor(ctx, app, "") })
+		return se.Next()
+	})
 }

@@ -88,6 +88,7 @@ func Register(app core.App, cfg Config) error {
 		return err
 	}
 	bindCampaignPages(app, cons, engine, layouts, fb)
+	bindDeliverabilityPage(app, cons, cfg)
 	eventsPage := &events.Page{App: app, Views: set, Identity: identity.Get, Now: time.Now}
 	scheduler := &schedules.Runner{App: app, Now: time.Now, Check: engine.Check, Alert: alert}
 	scheduler.BindHooks()

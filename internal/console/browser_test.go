@@ -76,6 +76,7 @@ func TestBrowserConsoleCore(t *testing.T) {
 	if text := site.Text(t); !strings.Contains(text, "staff.invite") || !strings.Contains(text, "staff.sign_in") {
 		t.Errorf("the audit page lacks the invitation and the sign-in:\n%s", text)
 	}
+	site.Visit(t, "/staff/deliverability", http.StatusOK, "deliverability")
 	site.Logout(t)
 
 	// The invitation, opened in the same (now signed-out) browser.
