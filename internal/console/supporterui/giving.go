@@ -104,32 +104,86 @@ func (p *Pages) donations(e *core.RequestEvent) error {
 
 type pledgeRow struct {
 	donor
-	ID          string         `db:"id"`
-	Purpose     string         `db:"purpose"`
-	AmountPence int64          `db:"amount_pence"`
-	Frequency   string         `db:"frequency"`
-	Status      string         `db:"status"`
-	StartsOn    types.DateTime `db:"starts_on"`
-	EndsOn      types.DateTime `db:"ends_on"`
+	ID             string         `db:"id"`
+	Purpose        string         `db:"purpose"`
+	AmountPence    int64          `db:"amount_pence"`
+	Frequency      string         `db:"frequency"`
+	Status         string         `db:"status"`
+	StartsOn       types.DateTime `db:"starts_on"`
+	EndsOn         types.DateTime `db:"ends_on"`
+	FailedPayments int            `db:"failed_payments"`
+	LastFailedOn   types.DateTime `db:"last_failed_on"`
 }
 
 // Amount is the pledge per period in pounds, for people.
 func (r pledgeRow) Amount() string { return giving.Pounds(r.AmountPence) }
 
-var pledgeFilters = []string{vocab.PledgeActive, "all", vocab.PledgePaused, vocab.PledgeEnded, vocab.PledgeCancelled}
+// pledgesFailing is the filter of pledges whose latest payment failed.
+const pledgesFailing = "failing payments"
+
+var pledgeFilters = []string{vocab.PledgeActive, pledgesFailing, "all", vocab.PledgePaused, vocab.PledgeEnded, vocab.PledgeCancelled}
+
+// pledgesPage is a page of pledges under what the active ones bring in.
+type pledgesPage struct {
+	listPage[pledgeRow]
+	Totals  []frequencyTotal
+	Monthly string // all active pledges as a month's income, in pounds
+	Failing int    // pledges whose latest payment failed
+}
+
+// frequencyTotal is the active pledges of one frequency.
+type frequencyTotal struct {
+	Frequency     string `db:"frequency"`
+	Count         int    `db:"n"`
+	PerPeriodP    int64  `db:"pence"`
+	Period, Month string
+}
 
 func (p *Pages) pledges(e *core.RequestEvent) error {
 	show := filterOf(e, pledgeFilters)
-	sel := p.app.DB().Select(append([]string{"g.id", "g.purpose", "g.amount_pence", "g.frequency", "g.status", "g.starts_on", "g.ends_on"}, donorCols...)...).
+	sel := p.app.DB().Select(append([]string{"g.id", "g.purpose", "g.amount_pence", "g.frequency", "g.status", "g.starts_on", "g.ends_on",
+		"g.failed_payments", "g.last_failed_on"}, donorCols...)...).
 		From(vocab.Pledges+" g").LeftJoin(vocab.Supporters+" s", dbx.NewExp("s.id = g.supporter")).OrderBy("g.starts_on DESC", "g.id DESC")
-	if show != "all" {
+	switch show {
+	case "all":
+	case pledgesFailing:
+		sel = sel.Where(dbx.NewExp("g.failed_payments > 0 AND g.status IN ({:active}, {:paused})",
+			dbx.Params{"active": vocab.PledgeActive, "paused": vocab.PledgePaused}))
+	default:
 		sel = sel.Where(dbx.HashExp{"g.status": show})
 	}
 	l, err := paged[pledgeRow](e, sel, show, pledgeFilters)
 	if err != nil {
 		return err
 	}
-	return p.c.Render(e, "giving/pledges", l)
+	page := pledgesPage{listPage: l}
+	if err := p.pledgeTotals(&page); err != nil {
+		return err
+	}
+	return p.c.Render(e, "giving/pledges", page)
+}
+
+// pledgeTotals adds what the active pledges bring in, per frequency and
+// as a month (a weekly gift is 52 a year), and how many are failing.
+func (p *Pages) pledgeTotals(page *pledgesPage) error {
+	err := p.app.DB().Select("frequency", "count(*) AS n", "coalesce(sum(amount_pence), 0) AS pence").From(vocab.Pledges).
+		Where(dbx.HashExp{"status": vocab.PledgeActive}).GroupBy("frequency").OrderBy("frequency").All(&page.Totals)
+	if err != nil {
+		return err
+	}
+	var monthly int64
+	for i, t := range page.Totals {
+		m := t.PerPeriodP
+		if t.Frequency == vocab.PledgeWeekly {
+			m = (t.PerPeriodP*52 + 11) / 12 // rounded up to the penny
+		}
+		monthly += m
+		page.Totals[i].Period, page.Totals[i].Month = giving.Pounds(t.PerPeriodP), giving.Pounds(m)
+	}
+	page.Monthly = giving.Pounds(monthly)
+	return p.app.DB().Select("count(*)").From(vocab.Pledges).
+		Where(dbx.NewExp("failed_payments > 0 AND status IN ({:active}, {:paused})",
+			dbx.Params{"active": vocab.PledgeActive, "paused": vocab.PledgePaused})).Row(&page.Failing)
 }
 
 type declarationRow struct {
