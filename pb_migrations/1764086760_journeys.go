@@ -101,13 +101,10 @@ func init() {
 }
 
 // seedWelcome ships the welcome email as the first step of a journey that
-// starts on confirmation, in the charity's name as it is now (staff edit it
-// from there).
+// starts on confirmation (staff edit it from there). It names no charity:
+// at install the charity record holds the sample identity, and the
+// layout's footer carries the real one when each copy is sent.
 func seedWelcome(app core.App, journeys, steps *core.Collection) error {
-	name := "us"
-	if recs, err := app.FindAllRecords(vocab.Charity); err == nil && len(recs) > 0 {
-		name = recs[0].GetString("name")
-	}
 	j := core.NewRecord(journeys)
 	j.Set("name", "Welcome")
 	j.Set("trigger", vocab.TriggerConfirmed)
@@ -118,11 +115,11 @@ func seedWelcome(app core.App, journeys, steps *core.Collection) error {
 	s := core.NewRecord(steps)
 	s.Set("journey", j.Id)
 	s.Set("delay_hours", 0)
-	s.Set("subject", "Welcome to "+name)
+	s.Set("subject", "Welcome, and thank you for confirming")
 	s.Set("preheader", "Thank you for confirming.")
 	s.Set("body_format", vocab.FormatMarkdown)
 	s.Set("body", "Hello {{.FirstName}},\n\n"+
-		"Thank you for confirming. You'll now hear from "+name+" about the topics you chose.\n\n"+
+		"Thank you for confirming. You'll now hear from us about the topics you chose.\n\n"+
 		"Your support helps survivors of human trafficking find safety and rebuild their lives. "+
 		"We'll keep our emails worth reading, and you can change what you receive or unsubscribe at any time with the links at the bottom of every email.\n")
 	return app.Save(s)
@@ -133,8 +130,8 @@ func seedWelcome(app core.App, journeys, steps *core.Collection) error {
 const journeyTimeline = `
   UNION ALL
   SELECT 'j' || js.id, js.supporter, coalesce(nullif(js.sent_at, ''), js.updated), 'journey',
-    coalesce(jn.name, 'Journey') || ': ' || iif(js.subject != '', js.subject, 'a step') || ' (' || js.status || ')', NULL, js.id
-  FROM journey_sends js LEFT JOIN journeys jn ON jn.id = js.journey WHERE js.status NOT IN ('queued', 'sending')`
+    coalesce((SELECT jn.name FROM journeys jn WHERE jn.id = js.journey), 'Journey') || ': ' || iif(js.subject != '', js.subject, 'a step') || ' (' || js.status || ')', NULL, js.id
+  FROM journey_sends js WHERE js.status NOT IN ('queued', 'sending')`
 
 // timelineTail ends the timeline's union (1764086407_crm.go).
 const timelineTail = "\n) t\nJOIN supporters s ON s.id = t.supporter"

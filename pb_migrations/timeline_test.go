@@ -123,7 +123,7 @@ func TestSupporterTimeline(t *testing.T) {
 				t.Errorf("consent row %q", r.GetString("summary"))
 			}
 		case "journey":
-			if r.GetString("summary") != "Welcome: Welcome to Lanternhouse Trust (sent)" || r.GetString("ref") == "" {
+			if r.GetString("summary") != "Welcome: Welcome, and thank you for confirming (sent)" || r.GetString("ref") == "" {
 				t.Errorf("journey row %q", r.GetString("summary"))
 			}
 		case "unsubscribe":

@@ -53,6 +53,9 @@ func (c *clock) passes(t *testing.T) {
 // T0 is when the series starts, on the fixed clock.
 var T0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
+// welcomeSubject is the shipped welcome step's subject.
+const welcomeSubject = "Welcome, and thank you for confirming"
+
 type series struct {
 	env   *testkit.Env
 	clk   *clock
@@ -164,14 +167,14 @@ func TestSeriesArrivesOnTimeOnceEachAcrossARestart(t *testing.T) {
 	// The confirmation starts the series: the welcome at once.
 	s.env.SMTP.WaitFor(t, "ada@example.org", 2, 10*time.Second)
 	s.env.SMTP.WaitFor(t, "bob@example.org", 2, 10*time.Second)
-	s.expect(t, "ada@example.org", "Welcome to Lanternhouse Trust")
+	s.expect(t, "ada@example.org", welcomeSubject)
 	welcome := s.env.SMTP.To("ada@example.org")[1]
 	h := welcome.Header
 	if lu := h.Get("List-Unsubscribe"); !strings.HasPrefix(lu, "<"+s.env.URL+"/unsubscribe?token=") || h.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" ||
 		h.Get("Precedence") != "bulk" || !strings.Contains(h.Get("List-Id"), "<news.") || h.Get("Message-Id") == "" {
 		t.Errorf("the welcome lacks the campaign headers: %v", h)
 	}
-	if !strings.Contains(welcome.Text, "Hello Ada") || !strings.Contains(welcome.Text, "PO Box 4127") || !strings.Contains(welcome.HTML, "View this email in your browser") {
+	if !strings.Contains(welcome.Text, "Hello Ada") || !strings.Contains(welcome.Text, testkit.IdentityAddress) || !strings.Contains(welcome.HTML, "View this email in your browser") {
 		t.Errorf("the welcome is not the campaign layout, personalised:\n%s", welcome.Text)
 	}
 	// Its view-in-browser link shows Ada's copy.
@@ -201,21 +204,21 @@ func TestSeriesArrivesOnTimeOnceEachAcrossARestart(t *testing.T) {
 
 	// Not a minute early.
 	s.at(t, 72*time.Hour-time.Minute)
-	s.expect(t, "ada@example.org", "Welcome to Lanternhouse Trust")
+	s.expect(t, "ada@example.org", welcomeSubject)
 	s.clk.set(T0.Add(72 * time.Hour))
 	s.env.SMTP.WaitFor(t, "ada@example.org", 3, 10*time.Second)
-	s.expect(t, "ada@example.org", "Welcome to Lanternhouse Trust", "A story for Ada")
+	s.expect(t, "ada@example.org", welcomeSubject, "A story for Ada")
 
 	// A restart between steps: the new process knows only the database.
 	s.env = s.env.Restart(t)
 	s.at(t, 336*time.Hour-time.Minute)
-	s.expect(t, "ada@example.org", "Welcome to Lanternhouse Trust", "A story for Ada")
+	s.expect(t, "ada@example.org", welcomeSubject, "A story for Ada")
 	s.clk.set(T0.Add(336 * time.Hour))
 	s.env.SMTP.WaitFor(t, "ada@example.org", 4, 10*time.Second)
 	s.at(t, 60*24*time.Hour)
 
-	s.expect(t, "ada@example.org", "Welcome to Lanternhouse Trust", "A story for Ada", "Two weeks on, Ada")
-	s.expect(t, "bob@example.org", "Welcome to Lanternhouse Trust")
+	s.expect(t, "ada@example.org", welcomeSubject, "A story for Ada", "Two weeks on, Ada")
+	s.expect(t, "bob@example.org", welcomeSubject)
 	for i, hours := range []int{0, 72, 336} {
 		if at := s.send(t, i, ada).GetDateTime("sent_at").Time(); !at.Equal(T0.Add(time.Duration(hours) * time.Hour)) {
 			t.Errorf("step %d sent at %s, want %d hours after the start", i+1, at, hours)
@@ -260,11 +263,11 @@ func TestEditedAndRemovedStepsWhilePeopleWait(t *testing.T) {
 	}
 
 	s.at(t, 48*time.Hour-time.Minute)
-	s.expect(t, "cy@example.org", "Welcome to Lanternhouse Trust")
+	s.expect(t, "cy@example.org", welcomeSubject)
 	s.clk.set(T0.Add(48 * time.Hour))
 	s.env.SMTP.WaitFor(t, "cy@example.org", 3, 10*time.Second)
 	s.at(t, 60*24*time.Hour)
-	s.expect(t, "cy@example.org", "Welcome to Lanternhouse Trust", "Rewritten for Cy")
+	s.expect(t, "cy@example.org", welcomeSubject, "Rewritten for Cy")
 	if st, _ := s.env.App.FindRecordById(vocab.JourneySteps, s.steps[1]); st.GetInt("sent") != 1 {
 		t.Errorf("edited step's sent = %d, want 1 (the API can't set counters)", st.GetInt("sent"))
 	}
@@ -305,7 +308,7 @@ func TestBouncedAndErasedSupportersLeave(t *testing.T) {
 			t.Errorf("Eve's step %d after erasure: %s %q", step+1, r.GetString("status"), r.GetString("last_error"))
 		}
 	}
-	s.expect(t, "eve@example.org", "Welcome to Lanternhouse Trust")
+	s.expect(t, "eve@example.org", welcomeSubject)
 	if n := s.env.SMTP.RcptCount("dee@example.org"); n != 3 {
 		t.Errorf("RCPT TO Dee %d times, want 3 (confirmation, welcome, the bounced step)", n)
 	}

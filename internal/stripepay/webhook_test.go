@@ -98,7 +98,7 @@ func TestEventsInAnyOrderEndTheSame(t *testing.T) {
 		"consents: action=grant method=giving_form topic_slugs=[\"newsletter\"]",
 		"pledges: purpose=Sponsor a room amount_pence=500 frequency=weekly status=active provider=stripe failed_payments=0",
 		"donations: amount_pence=500 provider=stripe gift_aid_eligible=true refunded_pence=0",
-		"mail: confirm", "mail: thank_you \"Thank you for your donation to Lanternhouse Trust\" giftaid-link=false",
+		"mail: confirm", "mail: thank_you \"Thank you for your donation to " + testkit.IdentityName + "\" giftaid-link=false",
 	} {
 		if strings.Count(inOrder, want) != 1 {
 			t.Errorf("state lacks (once) %q:\n%s", want, inOrder)
