@@ -41,6 +41,10 @@ const (
 	// Bounce names a sent message in its envelope sender (VERP), so a
 	// bounce or complaint maps back to it. See SignCompact.
 	Bounce Purpose = "bounce"
+	// Click names a delivery, a link's place in it and its URL's hash, for
+	// a tracked campaign's redirect; Open names a delivery, for its pixel.
+	Click Purpose = "click"
+	Open  Purpose = "open"
 )
 
 // Lifetimes: confirm links expire after a week; unsubscribe and preferences
@@ -54,6 +58,7 @@ const (
 	ViewTTL        = 2 * 365 * 24 * time.Hour
 	PreviewTTL     = 30 * 24 * time.Hour
 	GiftAidTTL     = 3 * 24 * time.Hour
+	TrackingTTL    = 2 * 365 * 24 * time.Hour // links in old newsletters keep working
 )
 
 // Verification errors. Callers show a page per error; none changes data.
