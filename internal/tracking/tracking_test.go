@@ -25,7 +25,7 @@ const (
 
 const body = "# Dear {{.FirstName}}\n\nRead [our report](" + report + ") or [give](" + donate + ").\n\n[Unsubscribe]({{.UnsubscribeURL}}) · [Preferences]({{.PreferencesURL}}) · [View online]({{.WebURL}})"
 
-func start(t *testing.T) *testkit.Env {
+func start(t testing.TB) *testkit.Env {
 	return testkit.Start(t, testkit.Options{Configure: func(c *pb_hooks.Config) {
 		c.Campaigns.FlushInterval = 20 * time.Millisecond
 		c.Campaigns.WatchInterval = 50 * time.Millisecond
@@ -34,7 +34,7 @@ func start(t *testing.T) *testkit.Env {
 
 // send mails a campaign (tracking on or off) to the supporters and returns
 // it once every delivery is recorded as sent.
-func send(t *testing.T, env *testkit.Env, track bool, sups []*core.Record) *core.Record {
+func send(t testing.TB, env *testkit.Env, track bool, sups []*core.Record) *core.Record {
 	t.Helper()
 	topic, err := env.App.FindFirstRecordByData(vocab.Topics, "slug", "newsletter")
 	if err != nil {
