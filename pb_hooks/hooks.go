@@ -82,6 +82,7 @@ func Register(app core.App, cfg Config) error {
 	}
 	bindJourneys(app, cfg.Journeys, engine)
 	bindSegments(app)
+	bindTracking(app, signer, writes)
 	bindArchive(app, &archive.Archive{App: app, Views: set, Identity: identity.Get, Funcs: engine.Funcs})
 	fb, err := newFacebook(app, cfg.Facebook, alert)
 	if err != nil {

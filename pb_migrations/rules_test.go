@@ -24,6 +24,7 @@ import (
 // 1764086560_rules.go, 1764086760_journeys.go,
 // 1764086762_segments.go), together with the hooks that back them, for every
 // 1764086560_rules.go, 1764086700_console.go), together with the hooks that back them, for every
+// 1764086762_segments.go, 1764086780_tracking.go), together with the hooks that back them, for every
 // collection × role × action.
 //
 // Status codes come from PocketBase's apis/record_crud.go (v0.40.4):
@@ -652,6 +653,27 @@ var rules = []row{
 	{coll: vocab.JourneySends, act: del, role: comms, want: 403},
 	{coll: vocab.JourneySends, act: del, role: admin, want: 403},
 	{coll: vocab.JourneySends, act: del, role: super, want: 204},
+	// tracking_events are written by the app alone (internal/tracking): staff read them.
+	{coll: vocab.TrackingEvents, act: list, role: anon, want: 200, sees: seesNone},
+	{coll: vocab.TrackingEvents, act: list, role: comms, want: 200, sees: seesAll},
+	{coll: vocab.TrackingEvents, act: list, role: admin, want: 200, sees: seesAll},
+	{coll: vocab.TrackingEvents, act: list, role: super, want: 200, sees: seesAll},
+	{coll: vocab.TrackingEvents, act: view, role: anon, want: 404},
+	{coll: vocab.TrackingEvents, act: view, role: comms, want: 200},
+	{coll: vocab.TrackingEvents, act: view, role: admin, want: 200},
+	{coll: vocab.TrackingEvents, act: view, role: super, want: 200},
+	{coll: vocab.TrackingEvents, act: create, role: anon, want: 403},
+	{coll: vocab.TrackingEvents, act: create, role: comms, want: 403},
+	{coll: vocab.TrackingEvents, act: create, role: admin, want: 403},
+	{coll: vocab.TrackingEvents, act: create, role: super, want: 200},
+	{coll: vocab.TrackingEvents, act: update, role: anon, want: 403},
+	{coll: vocab.TrackingEvents, act: update, role: comms, want: 403},
+	{coll: vocab.TrackingEvents, act: update, role: admin, want: 403},
+	{coll: vocab.TrackingEvents, act: update, role: super, want: 200},
+	{coll: vocab.TrackingEvents, act: del, role: anon, want: 403},
+	{coll: vocab.TrackingEvents, act: del, role: comms, want: 403},
+	{coll: vocab.TrackingEvents, act: del, role: admin, want: 403},
+	{coll: vocab.TrackingEvents, act: del, role: super, want: 204},
 	// segments: staff read and write them; a giving filter is for admins.
 	{coll: vocab.Segments, act: list, role: anon, want: 200, sees: seesNone},
 	{coll: vocab.Segments, act: list, role: comms, want: 200, sees: seesAll},
@@ -685,63 +707,65 @@ var rules = []row{
 // {campaign} a fresh draft campaign's id) and the field an update changes.
 var (
 	createBody = map[string]string{
-		vocab.Supporters:    `{"email":"new{n}@example.org","status":"pending"}`,
-		vocab.Topics:        `{"name":"New topic {n}","slug":"new-{n}","public":true}`,
-		vocab.Consents:      `{"supporter":"{supporter}","action":"grant","basis":"consent","method":"staff","wording":"I agree {n}"}`,
-		vocab.Outbox:        `{"to":"new{n}@example.org","kind":"test","subject":"Hello","status":"cancelled"}`,
-		vocab.Suppressions:  `{"email_hash":"new{n}@example.org","reason":"manual"}`,
-		vocab.Staff:         `{"email":"new{n}@example.org","password":"a-long-password","passwordConfirm":"a-long-password","role":"comms"}`,
-		vocab.Charity:       `{"name":"Second {n}","postal_address":"1 Road, Town","website":"https://example.org","consent_wording":"Yes"}`,
-		vocab.Campaigns:     `{"name":"Campaign {n}","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
-		vocab.Deliveries:    `{"campaign":"{campaign}","supporter":"{supporter}","email":"new{n}@example.org","status":"queued"}`,
-		vocab.Donations:     `{"supporter":"{supporter}","amount_pence":1000,"currency":"GBP","donated_on":"2026-01-01 00:00:00.000Z","method":"cash"}`,
-		vocab.Pledges:       `{"supporter":"{supporter}","amount_pence":250,"frequency":"weekly","starts_on":"2026-01-01 00:00:00.000Z","status":"active"}`,
-		vocab.Declarations:  `{"supporter":"{supporter}","first_name":"Ann","last_name":"Other {n}","house":"1","address":"High St","postcode":"LS1 1AA","declared_on":"2026-01-01 00:00:00.000Z","scope":"past_and_future","method":"written"}`,
-		vocab.Timeline:      `{"kind":"signup","summary":"Forged {n}"}`,
-		vocab.Giving:        `{"donated_pence":100000}`,
-		vocab.Events:        `{"name":"Event {n}","source":"manual"}`,
-		vocab.SyncRuns:      `{"source":"facebook","trigger":"manual"}`,
-		vocab.BounceReports: `{"event_key":"test:{n}","source":"test","kind":"soft","ref":"dnone"}`,
-		vocab.Checkouts:     `{"form":"donate","frequency":"one_off","amount_pence":1000,"email":"new{n}@example.org","status":"open"}`,
-		vocab.Schedules:     `{"name":"Monthly {n}","enabled":true,"spec":"0 9 1 * *","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
-		vocab.Journeys:      `{"name":"Journey {n}","trigger":"confirmed"}`,
-		vocab.Segments:      `{"name":"Segment {n}","tags":["leeds"],"postcode_areas":["LS"]}`,
-		vocab.JourneySteps:  `{"journey":"{journey}","delay_hours":72,"subject":"Hello {{.FirstName}}","body_format":"markdown","body":"Hi {n}"}`,
-		vocab.JourneySends:  `{"journey":"{journey}","step":"s{n}","supporter":"{supporter}","status":"skipped"}`,
-		vocab.Audit:         `{"action":"forged.{n}","target":"staff/x"}`,
+		vocab.Supporters:     `{"email":"new{n}@example.org","status":"pending"}`,
+		vocab.Topics:         `{"name":"New topic {n}","slug":"new-{n}","public":true}`,
+		vocab.Consents:       `{"supporter":"{supporter}","action":"grant","basis":"consent","method":"staff","wording":"I agree {n}"}`,
+		vocab.Outbox:         `{"to":"new{n}@example.org","kind":"test","subject":"Hello","status":"cancelled"}`,
+		vocab.Suppressions:   `{"email_hash":"new{n}@example.org","reason":"manual"}`,
+		vocab.Staff:          `{"email":"new{n}@example.org","password":"a-long-password","passwordConfirm":"a-long-password","role":"comms"}`,
+		vocab.Charity:        `{"name":"Second {n}","postal_address":"1 Road, Town","website":"https://example.org","consent_wording":"Yes"}`,
+		vocab.Campaigns:      `{"name":"Campaign {n}","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
+		vocab.Deliveries:     `{"campaign":"{campaign}","supporter":"{supporter}","email":"new{n}@example.org","status":"queued"}`,
+		vocab.Donations:      `{"supporter":"{supporter}","amount_pence":1000,"currency":"GBP","donated_on":"2026-01-01 00:00:00.000Z","method":"cash"}`,
+		vocab.Pledges:        `{"supporter":"{supporter}","amount_pence":250,"frequency":"weekly","starts_on":"2026-01-01 00:00:00.000Z","status":"active"}`,
+		vocab.Declarations:   `{"supporter":"{supporter}","first_name":"Ann","last_name":"Other {n}","house":"1","address":"High St","postcode":"LS1 1AA","declared_on":"2026-01-01 00:00:00.000Z","scope":"past_and_future","method":"written"}`,
+		vocab.Timeline:       `{"kind":"signup","summary":"Forged {n}"}`,
+		vocab.Giving:         `{"donated_pence":100000}`,
+		vocab.Events:         `{"name":"Event {n}","source":"manual"}`,
+		vocab.SyncRuns:       `{"source":"facebook","trigger":"manual"}`,
+		vocab.BounceReports:  `{"event_key":"test:{n}","source":"test","kind":"soft","ref":"dnone"}`,
+		vocab.Checkouts:      `{"form":"donate","frequency":"one_off","amount_pence":1000,"email":"new{n}@example.org","status":"open"}`,
+		vocab.Schedules:      `{"name":"Monthly {n}","enabled":true,"spec":"0 9 1 * *","subject":"News for {{.FirstName}}","body_format":"markdown","body":"Hello {n}","topics":["{topic}"]}`,
+		vocab.Journeys:       `{"name":"Journey {n}","trigger":"confirmed"}`,
+		vocab.Segments:       `{"name":"Segment {n}","tags":["leeds"],"postcode_areas":["LS"]}`,
+		vocab.JourneySteps:   `{"journey":"{journey}","delay_hours":72,"subject":"Hello {{.FirstName}}","body_format":"markdown","body":"Hi {n}"}`,
+		vocab.JourneySends:   `{"journey":"{journey}","step":"s{n}","supporter":"{supporter}","status":"skipped"}`,
+		vocab.Audit:          `{"action":"forged.{n}","target":"staff/x"}`,
+		vocab.TrackingEvents: `{"delivery":"d{n}","campaign":"c{n}","supporter":"{supporter}","kind":"open"}`,
 	}
 	updateField = map[string]string{
-		vocab.Supporters:    "notes",
-		vocab.Topics:        "name",
-		vocab.Consents:      "wording",
-		vocab.Outbox:        "subject",
-		vocab.Suppressions:  "note",
-		vocab.Staff:         "name",
-		vocab.Charity:       "tagline",
-		vocab.Campaigns:     "name",
-		vocab.Deliveries:    "last_error",
-		vocab.Donations:     "notes",
-		vocab.Pledges:       "purpose",
-		vocab.Declarations:  "address",
-		vocab.Timeline:      "summary",
-		vocab.Giving:        "gift_aid",
-		vocab.Events:        "blurb",
-		vocab.SyncRuns:      "error",
-		vocab.Schedules:     "name",
-		vocab.BounceReports: "effect",
-		vocab.Checkouts:     "first_name",
-		vocab.Journeys:      "name",
-		vocab.Segments:      "name",
-		vocab.JourneySteps:  "subject",
-		vocab.JourneySends:  "last_error",
-		vocab.Audit:         "detail",
+		vocab.Supporters:     "notes",
+		vocab.Topics:         "name",
+		vocab.Consents:       "wording",
+		vocab.Outbox:         "subject",
+		vocab.Suppressions:   "note",
+		vocab.Staff:          "name",
+		vocab.Charity:        "tagline",
+		vocab.Campaigns:      "name",
+		vocab.Deliveries:     "last_error",
+		vocab.Donations:      "notes",
+		vocab.Pledges:        "purpose",
+		vocab.Declarations:   "address",
+		vocab.Timeline:       "summary",
+		vocab.Giving:         "gift_aid",
+		vocab.Events:         "blurb",
+		vocab.SyncRuns:       "error",
+		vocab.Schedules:      "name",
+		vocab.BounceReports:  "effect",
+		vocab.Checkouts:      "first_name",
+		vocab.Journeys:       "name",
+		vocab.Segments:       "name",
+		vocab.JourneySteps:   "subject",
+		vocab.JourneySends:   "last_error",
+		vocab.Audit:          "detail",
+		vocab.TrackingEvents: "url",
 	}
 )
 
 // collections lists every collection and view the matrix covers.
 var collections = []string{vocab.Supporters, vocab.Topics, vocab.Consents, vocab.Outbox, vocab.Suppressions, vocab.Staff, vocab.Charity,
 	vocab.Campaigns, vocab.Deliveries, vocab.Donations, vocab.Pledges, vocab.Declarations, vocab.Timeline, vocab.Giving, vocab.Events, vocab.SyncRuns, vocab.Schedules, vocab.BounceReports, vocab.Checkouts,
-	vocab.Journeys, vocab.JourneySteps, vocab.JourneySends, vocab.Segments, vocab.Audit}
+	vocab.Journeys, vocab.JourneySteps, vocab.JourneySends, vocab.Segments, vocab.Audit, vocab.TrackingEvents}
 
 func TestAPIRules(t *testing.T) {
 	f := newFixtures(t)
@@ -1223,6 +1247,8 @@ func (f *fx) make(t *testing.T, coll string) *core.Record {
 	case vocab.Audit:
 		r.Set("action", fmt.Sprintf("fixture.%d", n))
 		r.Set("target", "staff/fixture")
+	case vocab.TrackingEvents:
+		r.Load(map[string]any{"delivery": fmt.Sprintf("d%d", n), "campaign": f.shared[vocab.Campaigns].Id, "supporter": f.supporter.Id, "kind": vocab.TrackOpen})
 	case vocab.Schedules: // disabled: the runner leaves it alone
 		r.Set("name", fmt.Sprintf("Fixture %d", n))
 		r.Set("spec", "@monthly")

@@ -48,6 +48,9 @@ const benchConns = 8
 //	go test ./internal/campaigns/ -run '^$' -bench Send -benchtime 1x -count 2 -timeout 30m
 //
 // SUPPORTERCRM_BENCH_SINK=go forces the in-process sink.
+// SUPPORTERCRM_BENCH_TRACKING=1 also runs "engine-tracked", the same
+// campaign with open and click tracking on (every link a signed redirect,
+// plus the pixel), and a summary line of it beside "engine" from the same run.
 // SUPPORTERCRM_BENCH_SIZES=10000 (comma-separated) runs only those sizes; so
 // does -bench 'Send/recipients=10000$'. SUPPORTERCRM_BENCH_CPUPROFILE=DIR
 // writes a CPU profile of each timed run alone (no setup or
@@ -68,14 +71,20 @@ func BenchmarkSend(b *testing.B) {
 	}
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("recipients=%d", n), func(b *testing.B) {
-			var engine, bare, engineCPU, bareCPU []float64
+			var engine, tracked, bare, engineCPU, trackedCPU, bareCPU []float64
 			var sinkName string
 			b.Run("engine", func(b *testing.B) {
-				r := benchEngine(b, n, content)
+				r := benchEngine(b, n, content, false)
 				engine, engineCPU = append(engine, r.rate), append(engineCPU, r.cpuPerMsg)
 				peaks[n] = max(peaks[n], r.peakMB)
 				sinkName = r.sink
 			})
+			if os.Getenv("SUPPORTERCRM_BENCH_TRACKING") != "" {
+				b.Run("engine-tracked", func(b *testing.B) {
+					r := benchEngine(b, n, content, true)
+					tracked, trackedCPU = append(tracked, r.rate), append(trackedCPU, r.cpuPerMsg)
+				})
+			}
 			b.Run("bare", func(b *testing.B) {
 				r := benchBare(b, n, content)
 				bare, bareCPU = append(bare, r.rate), append(bareCPU, r.cpuPerMsg)
@@ -91,6 +100,11 @@ func BenchmarkSend(b *testing.B) {
 			e, g := mean(engine), mean(bare)
 			fmt.Printf("SUMMARY recipients=%d sink=%s engine=%.0f msgs/s bare=%.0f msgs/s ratio=%.2f (target >= %.2f) runs: engine %s bare %s; cpu-us/msg engine=%.0f bare=%.0f\n",
 				n, sinkName, e, g, e/g, target, fmtRates(engine), fmtRates(bare), mean(engineCPU), mean(bareCPU))
+			if len(tracked) > 0 {
+				tr := mean(tracked)
+				fmt.Printf("SUMMARY recipients=%d tracking on=%.0f msgs/s off=%.0f msgs/s ratio=%.2f runs: on %s; cpu-us/msg on=%.0f off=%.0f\n",
+					n, tr, e, tr/e, fmtRates(tracked), mean(trackedCPU), mean(engineCPU))
+			}
 		})
 	}
 	if peaks[10000] > 0 && peaks[100000] > 0 {
@@ -104,8 +118,9 @@ type benchResult struct {
 	sink                    string
 }
 
-// benchEngine runs b.N campaigns of n recipients through the real engine.
-func benchEngine(b *testing.B, n int, content campaigns.Content) benchResult {
+// benchEngine runs b.N campaigns of n recipients through the real engine,
+// with open and click tracking on when tracked.
+func benchEngine(b *testing.B, n int, content campaigns.Content, tracked bool) benchResult {
 	b.StopTimer()
 	sink := testkit.StartBenchSink(b)
 	env := testkit.Start(b, testkit.Options{Configure: func(c *pb_hooks.Config) {
@@ -131,7 +146,11 @@ func benchEngine(b *testing.B, n int, content campaigns.Content) benchResult {
 		cpu0 := cpuTime()
 		b.StartTimer()
 		due := time.Now()
-		c := scheduleContent(b, env, topic.Id, content, due)
+		c := newCampaign(b, env, topic.Id, content)
+		c.Load(map[string]any{"tracking": tracked, "status": vocab.CampaignScheduled, "send_at": due})
+		if err := env.App.Save(c); err != nil {
+			b.Fatal(err)
+		}
 		done := waitSent(b, env, c.Id, 20*time.Minute)
 		took := time.Since(due)
 		b.StopTimer()

@@ -58,6 +58,7 @@ type runner struct {
 	identity   charity.Identity
 	from       mail.Address
 	listID     string
+	tracking   bool // the campaign's open and click tracking (internal/tracking)
 	limiter    *rate.Limiter
 	pageStmt   *sql.Stmt     // dispatch's page read, prepared on first use
 	updateStmt *sql.Stmt     // the writer's delivery update by rowid, prepared on first use
@@ -92,7 +93,7 @@ func (e *Engine) run(parent context.Context, id string, snap *snapshotProgress) 
 	defer cancel()
 	s := e.App.Settings().Meta
 	r := &runner{
-		e: e, id: id, compiled: compiled, identity: identity, cancel: cancel, stopping: parent,
+		e: e, id: id, compiled: compiled, identity: identity, cancel: cancel, stopping: parent, tracking: c.GetBool("tracking"),
 		from:     mail.Address{Name: s.SenderName, Address: s.SenderAddress},
 		jobs:     make(chan []job, 2),
 		rendered: make(chan prepared, checkMax),

@@ -13,6 +13,7 @@ import (
 	"supportercrm/internal/charity"
 	"supportercrm/internal/mailsend"
 	"supportercrm/internal/tokens"
+	"supportercrm/internal/tracking"
 	"supportercrm/internal/vocab"
 )
 
@@ -329,6 +330,9 @@ func (r *runner) message(j job, bufs *msgBufs) (*mailsend.Message, error) {
 	m, err := r.compiled.renderInto(rcpt, bufs)
 	if err != nil {
 		return nil, err
+	}
+	if r.tracking {
+		m.HTML = tracking.Rewrite(r.e.Signer, r.identity.AppURL, j.ID, m.HTML, rcpt.UnsubscribeURL, rcpt.PreferencesURL, rcpt.WebURL)
 	}
 	listUnsub := "<" + rcpt.UnsubscribeURL + ">"
 	if r.e.Config.UnsubscribeMailto != "" {

@@ -32,6 +32,9 @@ type Identity struct {
 	Tagline        string
 	SignupIntro    string
 	ConsentWording string
+	// PrivacyTracking is what the privacy notice says of open and click
+	// tracking (internal/tracking), shown beside the consent wording.
+	PrivacyTracking string
 	// ConsentVersion is derived from the wording, so it changes whenever the
 	// wording does and no one has to remember to bump it.
 	ConsentVersion string
@@ -134,22 +137,23 @@ func Load(app core.App) (Identity, error) {
 		return Identity{}, fmt.Errorf("failed to load charity identity: %w", err)
 	}
 	return Identity{
-		Name:           r.GetString("name"),
-		Number:         r.GetString("charity_number"),
-		Address:        r.GetString("postal_address"),
-		Website:        r.GetString("website"),
-		ContactEmail:   r.GetString("contact_email"),
-		PrivacyURL:     r.GetString("privacy_url"),
-		LogoPath:       logo,
-		LogoURL:        appURL + EmailLogoPath,
-		Tagline:        r.GetString("tagline"),
-		SignupIntro:    r.GetString("signup_intro"),
-		ConsentWording: wording,
-		ConsentVersion: WordingVersion(wording),
-		EmbedOrigins:   origins,
-		HelpLines:      lines,
-		LeaveURL:       leaveURL(r),
-		AppURL:         appURL,
+		Name:            r.GetString("name"),
+		Number:          r.GetString("charity_number"),
+		Address:         r.GetString("postal_address"),
+		Website:         r.GetString("website"),
+		ContactEmail:    r.GetString("contact_email"),
+		PrivacyURL:      r.GetString("privacy_url"),
+		LogoPath:        logo,
+		LogoURL:         appURL + EmailLogoPath,
+		Tagline:         r.GetString("tagline"),
+		SignupIntro:     r.GetString("signup_intro"),
+		ConsentWording:  wording,
+		PrivacyTracking: r.GetString("privacy_tracking"),
+		ConsentVersion:  WordingVersion(wording),
+		EmbedOrigins:    origins,
+		HelpLines:       lines,
+		LeaveURL:        leaveURL(r),
+		AppURL:          appURL,
 	}, nil
 }
 

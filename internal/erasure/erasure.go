@@ -51,6 +51,7 @@ type Result struct {
 	DeliveriesAnonymised int    `json:"deliveries_anonymised"`
 	EmailsAnonymised     int    `json:"emails_anonymised"`
 	EmailsCancelled      int    `json:"emails_cancelled"`
+	TrackingDeleted      int    `json:"tracking_events_deleted"`
 	DeclarationsDeleted  int    `json:"gift_aid_declarations_deleted"`
 	DeclarationsKept     int    `json:"gift_aid_declarations_kept"`
 	// KeptUntil is the day the kept declarations may be deleted (YYYY-MM-DD).
@@ -137,6 +138,9 @@ func (x *Eraser) erase(tx core.App, sup *core.Record, res *Result) error {
 	}
 	res.ConsentsAnonymised = len(consents)
 	if res.DeliveriesAnonymised, err = update(tx, vocab.Deliveries, dbx.Params{"email": "", "last_error": ""}, dbx.HashExp{"supporter": sup.Id}); err != nil {
+		return err
+	}
+	if res.TrackingDeleted, err = deleteRows(tx, vocab.TrackingEvents, dbx.HashExp{"supporter": sup.Id}); err != nil {
 		return err
 	}
 	if res.EmailsCancelled, res.EmailsAnonymised, err = clearOutbox(tx, sup.Id, email); err != nil {
@@ -251,6 +255,15 @@ func update(tx core.App, table string, set dbx.Params, where dbx.Expression) (in
 	r, err := tx.DB().Update(table, set, where).Execute()
 	if err != nil {
 		return 0, fmt.Errorf("failed to update %s: %w", table, err)
+	}
+	n, _ := r.RowsAffected()
+	return int(n), nil
+}
+
+func deleteRows(tx core.App, table string, where dbx.Expression) (int, error) {
+	r, err := tx.DB().Delete(table, where).Execute()
+	if err != nil {
+		return 0, fmt.Errorf("failed to delete from %s: %w", table, err)
 	}
 	n, _ := r.RowsAffected()
 	return int(n), nil

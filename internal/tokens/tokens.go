@@ -46,6 +46,10 @@ const (
 	CSRF        Purpose = "csrf"
 	StaffMFA    Purpose = "staff_mfa"
 	StaffInvite Purpose = "staff_invite"
+	// Click names a delivery, a link's place in it and its URL's hash, for
+	// a tracked campaign's redirect; Open names a delivery, for its pixel.
+	Click Purpose = "click"
+	Open  Purpose = "open"
 )
 
 // Lifetimes: confirm links expire after a week; unsubscribe and preferences
@@ -60,6 +64,7 @@ const (
 	PreviewTTL     = 30 * 24 * time.Hour
 	GiftAidTTL     = 3 * 24 * time.Hour
 	InviteTTL      = 3 * 24 * time.Hour
+	TrackingTTL    = 2 * 365 * 24 * time.Hour // links in old newsletters keep working
 )
 
 // Verification errors. Callers show a page per error; none changes data.
