@@ -14,6 +14,7 @@ import (
 
 	"supportercrm/internal/console"
 	"supportercrm/internal/csvio"
+	"supportercrm/internal/tracking"
 	"supportercrm/internal/vocab"
 )
 
@@ -66,6 +67,9 @@ type statusPage struct {
 	Archived      bool
 	Replies       []reply
 	CanDelete     bool
+	// Engagement is opens, clicks and top links, for a campaign sent with
+	// tracking on (nil otherwise: nothing was counted).
+	Engagement *tracking.Results
 	// Counters is the progress fragment (parts/progress.html), which the
 	// live stream then replaces.
 	Counters template.HTML
@@ -96,6 +100,13 @@ func (p *Pages) renderStatus(e *core.RequestEvent, r *core.Record) error {
 		Bind(dbx.Params{"id": r.Id}).All(&page.Replies)
 	if err != nil {
 		return err
+	}
+	if r.GetBool("tracking") {
+		res, err := tracking.ResultsOf(e.App, r)
+		if err != nil {
+			return err
+		}
+		page.Engagement = &res
 	}
 	return p.Console.Render(e, "campaigns/show", page)
 }
