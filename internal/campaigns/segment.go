@@ -30,6 +30,11 @@ type Segment struct {
 	JoinedBefore time.Time // and before this
 	Areas        []string  // postcode areas: the letters before the first digit ("LS", "M")
 	Giving       string    // GivingDonated, GivingNone or GivingPledge (admins only)
+	// Engagement is EngagedRecently or NotEngagedRecently: opened or clicked
+	// (or not) one of the last EngagementCampaigns sent campaigns that had
+	// tracking on. Campaigns without tracking count for nothing here.
+	Engagement          string
+	EngagementCampaigns int
 }
 
 // Giving filters of a segment.
@@ -39,13 +44,25 @@ const (
 	GivingPledge  = "active_pledge" // has a pledge that is active and not ended
 )
 
+// Engagement filters of a segment, and how many recent tracked campaigns
+// they look at when the segment doesn't say.
+const (
+	EngagedRecently      = "engaged"
+	NotEngagedRecently   = "not_engaged"
+	DefaultEngagementFor = 3
+)
+
 var areaRe = regexp.MustCompile(`^[A-Z]{1,2}$`)
 
 // SegmentOf reads a segments record. A field that can't be read is an
 // error naming it, never "no filter": a filter must not widen an audience.
 func SegmentOf(r *core.Record) (Segment, error) {
 	s := Segment{ID: r.Id, Topics: r.GetStringSlice("topics"), Statuses: r.GetStringSlice("statuses"),
-		JoinedAfter: r.GetDateTime("joined_after").Time(), JoinedBefore: r.GetDateTime("joined_before").Time(), Giving: r.GetString("giving")}
+		JoinedAfter: r.GetDateTime("joined_after").Time(), JoinedBefore: r.GetDateTime("joined_before").Time(), Giving: r.GetString("giving"),
+		Engagement: r.GetString("engagement"), EngagementCampaigns: r.GetInt("engagement_campaigns")}
+	if s.Engagement != "" && s.EngagementCampaigns <= 0 {
+		s.EngagementCampaigns = DefaultEngagementFor
+	}
 	raw, _ := r.GetRaw("tags").(types.JSONRaw)
 	tags, err := decodeTags(raw)
 	if err != nil {
@@ -132,6 +149,16 @@ func audienceWhere(a Audience) (string, dbx.Params) {
 	}
 	if len(s.Areas) > 0 {
 		and(areaSQL+" IN (SELECT value FROM json_each({:seg_areas}))", "seg_areas", jsonList(s.Areas))
+	}
+	// Engagement: an event of this supporter's on one of the last N sent
+	// campaigns that had tracking on (tracking_events is indexed by supporter).
+	const engagedSQL = "EXISTS (SELECT 1 FROM " + vocab.TrackingEvents + " te WHERE te.supporter = s.id AND te.campaign IN " +
+		"(SELECT c.id FROM " + vocab.Campaigns + " c WHERE c.tracking = TRUE AND c.status = 'sent' ORDER BY c.finished_at DESC, c.id DESC LIMIT {:seg_engaged_n}))"
+	switch s.Engagement {
+	case EngagedRecently:
+		and(engagedSQL, "seg_engaged_n", s.EngagementCampaigns)
+	case NotEngagedRecently:
+		and("NOT "+engagedSQL, "seg_engaged_n", s.EngagementCampaigns)
 	}
 	switch s.Giving {
 	case GivingDonated:

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"supportercrm/internal/campaigns"
@@ -24,6 +25,7 @@ type person struct {
 	joined          time.Time
 	postcode        string
 	donated, pledge bool
+	engaged         bool // opened or clicked one of the last 2 tracked campaigns
 }
 
 func (p person) area() string {
@@ -55,6 +57,22 @@ func people(t *testing.T, env *testkit.Env) ([]person, map[string]string) {
 	postcodes := []string{"LS1 1AA", "M1 1AE", "L1 8JQ", "ls6 2ab", "", "YO1 7HH", "SW1A 1AA"}
 	var out []person
 	err := env.App.RunInTransaction(func(tx core.App) error {
+		// Four sent campaigns, oldest first: tracked, tracked, tracked, and
+		// a newest one without tracking. "The last 2 tracked" are the middle two.
+		var sent []string
+		for k, tracked := range []bool{true, true, true, false} {
+			c := core.NewRecord(testkit.Collection(t, tx, vocab.Campaigns))
+			c.Load(map[string]any{"name": fmt.Sprintf("Sent %d", k), "subject": "Hello", "body_format": vocab.FormatMarkdown, "body": "Hi",
+				"topics": []string{topic["newsletter"]}, "status": vocab.CampaignDraft, "tracking": tracked})
+			if err := tx.Save(c); err != nil {
+				return err
+			}
+			if _, err := tx.DB().NewQuery(`UPDATE {{campaigns}} SET status = 'sent', finished_at = {:at} WHERE id = {:id}`).
+				Bind(dbx.Params{"id": c.Id, "at": joinedFrom.AddDate(1, 0, k).Format("2006-01-02 15:04:05.000Z")}).Execute(); err != nil {
+				return err
+			}
+			sent = append(sent, c.Id)
+		}
 		for i := range 84 {
 			p := person{
 				topics:   [][]string{{"newsletter"}, {"events"}, {"newsletter", "events"}, {"appeals"}}[i%4],
@@ -105,6 +123,27 @@ func people(t *testing.T, env *testkit.Env) ([]person, map[string]string) {
 				}
 				p.pledge = i%8 == 1
 			}
+			// Events: on a recent tracked campaign (engaged), on the oldest
+			// tracked one only, or on the untracked one only (neither counts).
+			var on []string
+			switch {
+			case i%7 == 3:
+				on = []string{sent[1], vocab.TrackClick}
+			case i%5 == 2:
+				on = []string{sent[2], vocab.TrackOpen}
+			case i%7 == 5:
+				on = []string{sent[0], vocab.TrackOpen}
+			case i%7 == 6:
+				on = []string{sent[3], vocab.TrackOpen}
+			}
+			if on != nil {
+				ev := core.NewRecord(testkit.Collection(t, tx, vocab.TrackingEvents))
+				ev.Load(map[string]any{"delivery": fmt.Sprintf("d%d", i), "campaign": on[0], "supporter": r.Id, "kind": on[1]})
+				if err := tx.Save(ev); err != nil {
+					return err
+				}
+				p.engaged = on[0] == sent[1] || on[0] == sent[2]
+			}
 			out = append(out, p)
 		}
 		return nil
@@ -143,6 +182,8 @@ func TestSegmentCountsMatchTheSnapshot(t *testing.T) {
 		{"donated", map[string]any{"giving": campaigns.GivingDonated}, func(p person) bool { return p.donated }},
 		{"not donated", map[string]any{"giving": campaigns.GivingNone}, func(p person) bool { return !p.donated }},
 		{"active pledge", map[string]any{"giving": campaigns.GivingPledge}, func(p person) bool { return p.pledge }},
+		{"engaged with the last 2 tracked", map[string]any{"engagement": campaigns.EngagedRecently, "engagement_campaigns": 2}, func(p person) bool { return p.engaged }},
+		{"not engaged with the last 2 tracked", map[string]any{"engagement": campaigns.NotEngagedRecently, "engagement_campaigns": 2}, func(p person) bool { return !p.engaged }},
 	}
 	cases := slices.Clone(single)
 	// Every pair of filters on different fields, and most of them at once.
