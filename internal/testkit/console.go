@@ -56,7 +56,7 @@ type ConsoleSite struct {
 func ConsoleBrowser(t testing.TB, opts ConsoleOptions) *ConsoleSite {
 	t.Helper()
 	ctx := Browser(t, 5*time.Minute) // a bound, not a target: a loaded machine is slow
-	bin := buildConsoleBinary(t)
+	bin := BuildBinary(t)
 	sink := NewSMTPSink(t)
 	sink.Start(t)
 	addr := freeLoopback(t)
@@ -332,34 +332,34 @@ func moduleRoot(t testing.TB) string {
 }
 
 var (
-	consoleBuild    sync.Once
-	consoleBin      string
-	consoleBuildErr error
+	binBuild    sync.Once
+	binPath     string
+	binBuildErr error
 )
 
-// buildConsoleBinary builds the app (the module's main package) once per
-// test process, into a temp dir of its own.
-func buildConsoleBinary(t testing.TB) string {
+// BuildBinary builds the app (the module's main package) once per test
+// process, into a temp dir of its own, for tests that run the real binary.
+func BuildBinary(t testing.TB) string {
 	t.Helper()
 	root := moduleRoot(t)
-	consoleBuild.Do(func() {
-		dir, err := os.MkdirTemp("", "supportercrm-console-bin")
+	binBuild.Do(func() {
+		dir, err := os.MkdirTemp("", "supportercrm-bin")
 		if err != nil {
-			consoleBuildErr = err
+			binBuildErr = err
 			return
 		}
-		consoleBin = filepath.Join(dir, "supportercrm")
-		build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", consoleBin, ".")
+		binPath = filepath.Join(dir, "supportercrm")
+		build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binPath, ".")
 		build.Dir = root
 		build.Env = append(os.Environ(), "GOTOOLCHAIN=local")
 		if out, err := build.CombinedOutput(); err != nil {
-			consoleBuildErr = fmt.Errorf("build: %v\n%s", err, out)
+			binBuildErr = fmt.Errorf("build: %v\n%s", err, out)
 		}
 	})
-	if consoleBuildErr != nil {
-		t.Fatal(consoleBuildErr)
+	if binBuildErr != nil {
+		t.Fatal(binBuildErr)
 	}
-	return consoleBin
+	return binPath
 }
 
 func freeLoopback(t testing.TB) string {
