@@ -255,8 +255,11 @@ func TestSendPauseResumeInTheBrowser(t *testing.T) {
 	waitText(t, s, ".alert", "A member of staff paused it", 10*time.Second)
 	s.Check(t, "paused")
 	submit(t, s, `form[action$="/resume"] button`)
+	// The paused page has "Results" too: wait for the resumed page first.
+	waitText(t, s, ".progress", "Sending", 15*time.Second)
 	s.Do(t, "mark the page", chromedp.WaitVisible(chromedp.CSS("#n-sent")), markPage)
-	waitText(t, s, "#progress-h", "Results", 60*time.Second, func() string { return unsent(s.DataDir) }) // htmx fetched the page once sent
+	waitText(t, s, ".progress", fmt.Sprintf("%d of %d done", n, n), 60*time.Second, func() string { return unsent(s.DataDir) })
+	waitText(t, s, "#progress-h", "Results", 15*time.Second) // htmx fetched the page once sent
 	if ok, _ := chromedp.Run(s.Ctx, chromedp.Evaluate[bool](`window.notReloaded === true`)); !ok {
 		t.Error("the page was reloaded to show the progress")
 	}
