@@ -56,7 +56,8 @@ func (o overlay) Open(name string) (fs.File, error) {
 	return o.base.Open(name)
 }
 
-// Load parses every page (pages/*.html around pages/layout.html) and every
+// Load parses every page (pages/*.html around pages/layout.html, with the
+// shared parts of pages/partials.html) and every
 // email (emails/NAME.html around emails/layout.html, emails/NAME.txt with
 // emails/text_footer.txt). The names come from base, the embedded tree; the
 // contents come from fsys, which may override them.
@@ -72,10 +73,10 @@ func Load(fsys, base fs.FS) (*Set, error) {
 	}
 	for _, p := range pages {
 		name := strings.TrimSuffix(path.Base(p), ".html")
-		if name == "layout" {
+		if name == "layout" || name == "partials" {
 			continue
 		}
-		t, err := parseHTML(fsys, "pages/layout.html", p)
+		t, err := parseHTML(fsys, "pages/layout.html", "pages/partials.html", p)
 		if err != nil {
 			return nil, err
 		}
