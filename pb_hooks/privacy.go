@@ -1,11 +1,9 @@
 package pb_hooks
 
 import (
-	"sync"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/robfig/cron/v3"
 
 	"supportercrm/internal/charity"
 	"supportercrm/internal/erasure"
@@ -24,27 +22,5 @@ func bindPrivacy(app core.App, cfg Config, signer *tokens.Signer, set *views.Set
 	gift.BindHooks()
 
 	pruner := &retention.Pruner{App: app, Now: time.Now, After: cfg.PendingRetention, Anonymise: erasure.Anonymise}
-	var (
-		once  sync.Once
-		ticks *cron.Cron
-	)
-	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
-		var err error
-		once.Do(func() {
-			ticks = cron.New(cron.WithChain(cron.Recover(cron.DefaultLogger), cron.SkipIfStillRunning(cron.DefaultLogger)))
-			if _, err = ticks.AddFunc("@hourly", pruner.Tick); err == nil {
-				ticks.Start()
-			}
-		})
-		if err != nil {
-			return err
-		}
-		return se.Next()
-	})
-	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
-		if ticks != nil {
-			<-ticks.Stop().Done()
-		}
-		return e.Next()
-	})
+	runHourly(app, pruner.Tick)
 }

@@ -5,7 +5,6 @@ import (
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/robfig/cron/v3"
 
 	"supportercrm/internal/charity"
 	"supportercrm/internal/signup"
@@ -24,10 +23,7 @@ func bindStripe(app core.App, cfg Config, signer *tokens.Signer, set *views.Set,
 		Signup: &signup.Service{App: app, Signer: signer, Views: set, Identity: identity, Topics: topics, Notify: wake},
 		Alert:  func(subject, text string) { alertStaff(app, subject, text) }, Notify: wake, MinSubmit: cfg.MinSubmit,
 	})
-	var (
-		once  sync.Once
-		ticks *cron.Cron
-	)
+	var once sync.Once
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
 		r, limit := se.Router, apis.BodyLimit(bodyLimit)
 		r.GET("/donate", s.DonatePage)
@@ -40,25 +36,12 @@ func bindStripe(app core.App, cfg Config, signer *tokens.Signer, set *views.Set,
 		r.POST("/sponsor-a-room/manage", s.Manage).Bind(limit)
 		r.GET("/sponsor-a-room/manage/portal", s.Portal)
 		r.POST("/api/webhooks/stripe", s.Webhook)
-		var err error
 		once.Do(func() {
 			if !cfg.Stripe.Enabled() {
 				app.Logger().Info("online giving is off: set CRM_STRIPE_SECRET_KEY and CRM_STRIPE_WEBHOOK_SECRET to take gifts through Stripe")
 			}
-			ticks = cron.New(cron.WithChain(cron.Recover(cron.DefaultLogger), cron.SkipIfStillRunning(cron.DefaultLogger)))
-			if _, err = ticks.AddFunc("@hourly", s.Prune); err == nil {
-				ticks.Start()
-			}
 		})
-		if err != nil {
-			return err
-		}
 		return se.Next()
 	})
-	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
-		if ticks != nil {
-			<-ticks.Stop().Done()
-		}
-		return e.Next()
-	})
+	runHourly(app, s.Prune)
 }
