@@ -186,6 +186,11 @@ func WriteClaim(ctx context.Context, app core.App, w io.Writer, ref string) (Tot
 	return t, cw.Flush()
 }
 
+// Monthly is a weekly amount as a month's: 52 weeks over 12 months,
+// rounded up to the penny (so a weekly rate charged monthly never comes to
+// less than the weeks it covers).
+func Monthly(weekly int64) int64 { return (weekly*52 + 11) / 12 }
+
 // Pounds formats pence as "£1,234.50" for people.
 func Pounds(pence int64) string {
 	whole := fmt.Sprint(pence / 100)

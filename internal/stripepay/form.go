@@ -9,6 +9,7 @@ import (
 
 	"supportercrm/internal/charity"
 	"supportercrm/internal/giftaid"
+	"supportercrm/internal/giving"
 	"supportercrm/internal/signup"
 	"supportercrm/internal/vocab"
 )
@@ -71,10 +72,6 @@ type amounts struct {
 func (a amounts) roomChoices() []int64 {
 	return []int64{a.RoomWeek, a.RoomWeek + a.RoomStep, a.RoomWeek + 3*a.RoomStep}
 }
-
-// monthly is a weekly rate charged monthly: 52 weeks over 12 months,
-// rounded up to the penny, so no sponsor gives less than the room costs.
-func monthly(weekly int64) int64 { return (weekly*52 + 11) / 12 }
 
 var poundsRe = regexp.MustCompile(`^(\d{1,7}|\d{1,3}(,\d{3}){1,2})(\.\d{1,2})?$`)
 
@@ -151,7 +148,7 @@ func validate(in Input, a amounts, id charity.Identity) (gift, FieldErrors) {
 					poundsLabel(a.RoomWeek), poundsLabel(a.RoomStep), poundsLabel(a.RoomWeek+a.RoomStep), poundsLabel(a.RoomWeek+2*a.RoomStep))
 			}
 			if in.Frequency == vocab.PledgeMonthly {
-				g.Pence = monthly(pence)
+				g.Pence = giving.Monthly(pence)
 			}
 		}
 		switch {

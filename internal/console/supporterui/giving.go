@@ -175,7 +175,7 @@ func (p *Pages) pledgeTotals(page *pledgesPage) error {
 	for i, t := range page.Totals {
 		m := t.PerPeriodP
 		if t.Frequency == vocab.PledgeWeekly {
-			m = (t.PerPeriodP*52 + 11) / 12 // rounded up to the penny
+			m = giving.Monthly(t.PerPeriodP)
 		}
 		monthly += m
 		page.Totals[i].Period, page.Totals[i].Month = giving.Pounds(t.PerPeriodP), giving.Pounds(m)
