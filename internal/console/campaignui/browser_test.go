@@ -146,6 +146,9 @@ func TestComposeAndTestSendInTheBrowser(t *testing.T) {
 	fill(t, s, "#f-name", "Spring update")
 	fill(t, s, "#f-subject", "Spring news for {{.FirstName}}")
 	fill(t, s, "#f-body", "# Spring news\n\nThe new house opened.\n\nDear {{.Firstname}},\n\nThank you.")
+	// The count's first answer (on load, no topic yet) must be in before the
+	// tick, or it can land after the tick's answer and hide it.
+	waitText(t, s, "#count", "Choose a topic", 10*time.Second)
 	s.Do(t, "tick the newsletter", chromedp.Click(chromedp.CSS(`.audience input[type=checkbox]`)))
 	waitText(t, s, "#preview", "Line 5: there is no field Firstname — did you mean FirstName?", 10*time.Second)
 	waitText(t, s, "#count", fmt.Sprintf("%d supporters would receive this now", n), 10*time.Second)
