@@ -7,8 +7,6 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
-
-	gomail "github.com/wneessen/go-mail"
 )
 
 // Failure describes why a send failed, in the terms a retry policy needs.
@@ -73,9 +71,9 @@ func (f Failure) HardBounce() bool {
 	return !f.Temporary && strings.HasPrefix(f.Enhanced, "5.1.")
 }
 
-// Classify reads a send error: mailsend's own *Error, go-mail's SendError
-// by its reason and reply code, a bare SMTP reply, and anything else as a
-// temporary failure without a reply.
+// Classify reads a send error: mailsend's own *Error, a step of the
+// transaction with the relay's reply, a bare SMTP reply, and anything else
+// as a temporary failure without a reply.
 func Classify(err error) Failure {
 	if err == nil {
 		return Failure{}
@@ -89,12 +87,9 @@ func Classify(err error) Failure {
 		f.NotSent, f.Temporary, f.Reason = true, true, me.Reason
 		return f
 	}
-	var se *gomail.SendError
+	var se *stepError
 	if errors.As(err, &se) {
-		if reason, ok := unsendable[se.Reason]; ok {
-			return Failure{Unsendable: true, Reason: reason}
-		}
-		f := reply(se.ErrorCode(), se.EnhancedStatusCode())
+		f := Classify(se.err)
 		f.NotSent = beforeHandOver(se)
 		return f
 	}
@@ -106,13 +101,6 @@ func Classify(err error) Failure {
 }
 
 const noReply = "no reply from the relay"
-
-// unsendable are the go-mail reasons that lie in the message itself.
-var unsendable = map[gomail.SendErrReason]string{
-	gomail.ErrGetSender:   "the message has no sender address",
-	gomail.ErrGetRcpts:    "the message has no recipient address",
-	gomail.ErrNoUnencoded: "the relay does not take unencoded 8-bit content",
-}
 
 // reply classifies an SMTP reply code: 5xx is permanent, anything else
 // (4xx, or no reply at all) temporary.
@@ -141,21 +129,16 @@ func enhancedCode(text string) string {
 	return code
 }
 
-// beforeHandOver reports a SendError from before the relay saw any of the
-// message: go-mail's connection check failed (no session), or MAIL FROM got 421 (the
-// relay is closing, e.g. at its limit per connection) or no reply.
+// beforeHandOver reports a failure from before the relay saw any of the
+// message: MAIL FROM got 421 (the relay is closing, e.g. at its limit per
+// connection) or no reply (a connection that died while idle).
 func beforeHandOver(err error) bool {
-	var se *gomail.SendError
-	if !errors.As(err, &se) {
+	var se *stepError
+	if !errors.As(err, &se) || se.step != atMail {
 		return false
 	}
-	switch se.Reason {
-	case gomail.ErrConnCheck:
-		return true
-	case gomail.ErrSMTPMailFrom:
-		return se.ErrorCode() == 0 || se.ErrorCode() == 421
-	}
-	return false
+	code := Classify(se.err).Code
+	return code == 0 || code == 421
 }
 
 // IsConnectionError reports whether err means the connection is unusable
@@ -170,16 +153,9 @@ func IsConnectionError(err error) bool {
 	if errors.As(err, &me) {
 		return !me.Unsendable
 	}
-	var se *gomail.SendError
+	var se *stepError
 	if errors.As(err, &se) {
-		if _, ok := unsendable[se.Reason]; ok {
-			return false
-		}
-		switch se.Reason {
-		case gomail.ErrConnCheck, gomail.ErrWriteContent:
-			return true
-		}
-		return se.ErrorCode() == 0 || se.ErrorCode() == 421
+		return se.step == atContent || !isReply(se.err) || Classify(se.err).Code == 421
 	}
 	var te *textproto.Error
 	if errors.As(err, &te) {

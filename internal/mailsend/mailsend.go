@@ -101,7 +101,7 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	}
 	c := &Conn{cfg: cfg}
 	// No NOOP before each message (go-mail's default): it is a round trip a
-	// message, a quarter of a connection's rate to a relay 20 ms away, and
+	// message, a third of a connection's rate to a relay 20 ms away, and
 	// finds nothing MAIL FROM doesn't. A connection that died while idle
 	// gets no reply (or a 421) to MAIL, before the relay has seen any of
 	// the message: Send redials and tries again (see beforeHandOver).
@@ -164,10 +164,11 @@ func (c *Conn) dial(ctx context.Context) error {
 }
 
 // Send delivers one message. It returns nil once the relay accepted it
-// (DATA got its 250), even if the RSET after it fails. A connection idle
+// (the end of its data got 250); a connection lost after that is found by
+// the next Send. A connection idle
 // past Config.IdleTimeout or at Config.MaxMessages is replaced first, and
-// a failure before the hand-over (the connection check, dial, greeting,
-// EHLO, STARTTLS, AUTH, a 421 or no reply to MAIL) is redialled at once;
+// a failure before the hand-over (dial, greeting, EHLO, STARTTLS, AUTH, a
+// 421 or no reply to MAIL) is redialled at once;
 // if the second try also fails there, the error is NotSent. A message that
 // cannot go at all is Unsendable and leaves the connection as it was.
 func (c *Conn) Send(ctx context.Context, m *Message) error {
@@ -180,6 +181,11 @@ func (c *Conn) Send(ctx context.Context, m *Message) error {
 			return fmt.Errorf("dkim signing failed: %w", err)
 		}
 	}
+	w, err := encode(msg)
+	if err != nil {
+		return err
+	}
+	defer w.release()
 	needUTF8 := !ascii(m.From.Address) || !ascii(m.To.Address)
 	for range 2 {
 		if err = c.ready(ctx); err != nil {
@@ -188,7 +194,7 @@ func (c *Conn) Send(ctx context.Context, m *Message) error {
 		if ok, _ := c.sc.Extension("SMTPUTF8"); needUTF8 && !ok {
 			return &Error{Unsendable: true, Reason: "the relay does not offer SMTPUTF8, needed for this address"}
 		}
-		if err = c.transact(msg); err == nil || !beforeHandOver(err) {
+		if err = c.transact(w, needUTF8); err == nil || !beforeHandOver(err) {
 			return err
 		}
 	}
@@ -204,26 +210,6 @@ func (c *Conn) ready(ctx context.Context) error {
 		return c.dial(ctx)
 	}
 	return nil
-}
-
-// transact runs one mail transaction and leaves the session clean or
-// closed.
-func (c *Conn) transact(msg *gomail.Msg) error {
-	err := c.client.SendWithSMTPClient(c.sc, msg)
-	c.lastUsed = time.Now()
-	c.uses++
-	switch {
-	case err == nil:
-	case msg.IsDelivered():
-		// Accepted: only the check or RSET after the 250 failed.
-		c.drop()
-		return nil
-	case IsConnectionError(err):
-		c.drop()
-	case c.client.ResetWithSMTPClient(c.sc) != nil:
-		c.drop()
-	}
-	return err
 }
 
 // quit ends a healthy session politely, without waiting long for a relay

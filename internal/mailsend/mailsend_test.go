@@ -601,3 +601,28 @@ func TestBuildBodiesMatchGoMailStrings(t *testing.T) {
 		t.Fatalf("message is only %d bytes", a.Len())
 	}
 }
+
+// The transaction writes the message content itself: lines that start with
+// a dot (a lone dot would end the data early) reach the relay as written,
+// through a pipelining relay and one that is not.
+func TestDotLinesArriveIntact(t *testing.T) {
+	text := ".\nfirst\n..two dots\n.leading dot\n.\nlast line"
+	html := "<p>\r\n.\r\n.a</p>"
+	for _, pipelining := range []bool{true, false} {
+		r := testkit.NewRelay(t, testkit.RelayOptions{NoPipelining: !pipelining})
+		c := dial(t, r)
+		m := msgTo("ada@example.org", "dots")
+		m.Text, m.HTML = text, html
+		if err := c.Send(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		got := r.Mails()
+		if len(got) != 1 {
+			t.Fatalf("pipelining=%v: %d mails", pipelining, len(got))
+		}
+		lf := func(s string) string { return strings.TrimRight(strings.ReplaceAll(s, "\r\n", "\n"), "\n") }
+		if lf(got[0].Text) != text || lf(got[0].HTML) != lf(html) {
+			t.Errorf("pipelining=%v: text %q html %q; want %q and %q", pipelining, got[0].Text, got[0].HTML, text, html)
+		}
+	}
+}

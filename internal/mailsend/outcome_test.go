@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
-	gomail "github.com/wneessen/go-mail"
 
 	"supportercrm/internal/mailsend"
 	"supportercrm/internal/testkit"
@@ -56,36 +54,73 @@ func waitIdleClose(t *testing.T, r *testkit.SMTPSink) {
 	}
 }
 
-// 9.1: once DATA got its 250 the message is sent, whatever the RSET after it
-// meets; the next Send redials.
+// 9.1: once the data got its 250 the message is sent, though the line drops
+// right after it; the next Send redials.
 func TestAcceptedMessageIsSentWhateverFollows(t *testing.T) {
+	r := testkit.NewRelay(t, testkit.RelayOptions{})
+	r.Fail(testkit.AfterData, testkit.Fault{First: 1})
+	c := dial(t, r)
+	ctx := context.Background()
+	if err := c.Send(ctx, msgTo("one@example.org", "accepted")); err != nil {
+		t.Fatalf("Send of a message the relay accepted = %v (classified %+v), want nil", err, mailsend.Classify(err))
+	}
+	if r.Fired(testkit.AfterData) != 1 {
+		t.Fatalf("the fault did not fire")
+	}
+	if err := c.Send(ctx, msgTo("two@example.org", "next")); err != nil {
+		t.Fatalf("Send after the lost connection: %v", err)
+	}
+	if r.Conns() != 2 {
+		t.Errorf("connections = %d, want 2 (closed, then redialled)", r.Conns())
+	}
+	exactlyOnce(t, r, "one@example.org", "two@example.org")
+}
+
+// A transaction that ended in 250 needs no RSET (RFC 5321 4.1.1.5: the
+// end of the data clears it), so none is sent; one that was refused before
+// its data is cleared with RSET, and a relay that fails the RSET costs the
+// connection, not the report of the refusal.
+func TestRsetOnlyAfterARefusal(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		stage testkit.Stage
 		fault testkit.Fault
 	}{
-		{"drop after 250", testkit.AfterData, testkit.Fault{First: 1}},
-		{"421 to RSET", testkit.AtRset, testkit.Fault{Code: 421, First: 1}},
-		{"RSET dropped", testkit.AtRset, testkit.Fault{Drop: true, First: 1}},
+		{"RSET answered", testkit.Fault{}},
+		{"421 to RSET", testkit.Fault{Code: 421}},
+		{"RSET dropped", testkit.Fault{Drop: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := testkit.NewRelay(t, testkit.RelayOptions{})
-			r.Fail(tc.stage, tc.fault)
+			if tc.fault != (testkit.Fault{}) {
+				r.Fail(testkit.AtRset, tc.fault) // would cut the line at an RSET after a 250
+			}
 			c := dial(t, r)
 			ctx := context.Background()
-			if err := c.Send(ctx, msgTo("one@example.org", "accepted")); err != nil {
-				t.Fatalf("Send of a message the relay accepted = %v (classified %+v), want nil", err, mailsend.Classify(err))
+			for i := range 3 {
+				if err := c.Send(ctx, msgTo(fmt.Sprintf("ok%d@example.org", i), "accepted")); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if r.Fired(tc.stage) != 1 {
-				t.Fatalf("the fault did not fire")
+			r.Fail(testkit.AtRcpt, testkit.Fault{Code: 550, Enhanced: smtp.EnhancedCode{5, 1, 1}, Rcpt: "gone@example.org"})
+			err := c.Send(ctx, msgTo("gone@example.org", "refused"))
+			if f := mailsend.Classify(err); f.Code != 550 || f.Enhanced != "5.1.1" || mailsend.IsConnectionError(err) {
+				t.Fatalf("refused RCPT: Send = %v, classified %+v; want the 550 5.1.1", err, f)
 			}
-			if err := c.Send(ctx, msgTo("two@example.org", "next")); err != nil {
-				t.Fatalf("Send after the lost connection: %v", err)
+			fired := r.Fired(testkit.AtRset)
+			if err := c.Send(ctx, msgTo("after@example.org", "next")); err != nil {
+				t.Fatalf("Send after the refusal: %v", err)
 			}
-			if r.Conns() != 2 {
-				t.Errorf("connections = %d, want 2 (closed, then redialled)", r.Conns())
+			conns := 1
+			if tc.fault != (testkit.Fault{}) {
+				conns = 2
+				if fired != 1 {
+					t.Errorf("RSET faults fired = %d, want 1 (one RSET, after the refusal only)", fired)
+				}
 			}
-			exactlyOnce(t, r, "one@example.org", "two@example.org")
+			if r.Conns() != conns {
+				t.Errorf("connections = %d, want %d", r.Conns(), conns)
+			}
+			exactlyOnce(t, r, "ok0@example.org", "ok1@example.org", "ok2@example.org", "after@example.org")
 		})
 	}
 }
@@ -314,67 +349,61 @@ func TestRelayDownIsNotSent(t *testing.T) {
 	}
 }
 
-// 9.4: every go-mail SendErrReason the relay can provoke, from go-mail's own
-// client (so the reason is go-mail's, not mailsend's), classified.
-func TestClassifyEverySendErrReason(t *testing.T) {
+// 9.4: a refusal or a dropped line at every step of the transaction, with
+// the relay pipelining (RFC 2920) and without, classified; a refusal keeps
+// the connection for the next message, a dropped line does not.
+func TestClassifyEveryStep(t *testing.T) {
 	type want struct {
-		temporary, conn, unsendable, notSent bool
-		code                                 int
-		enhanced                             string
+		temporary, conn, notSent bool
+		code                     int
+		enhanced                 string
 	}
 	for _, tc := range []struct {
 		name   string
 		setup  func(r *testkit.SMTPSink)
-		msg    func(*gomail.Msg)
-		reason string // go-mail's SendErrReason text
 		want   want
+		closes bool // the test relay closes after this refusal
 	}{
-		{name: "MAIL 451", setup: fail(testkit.AtMail, 451, 4, 3, 0), reason: "sending SMTP MAIL FROM command",
-			want: want{temporary: true, code: 451, enhanced: "4.3.0"}},
-		{name: "MAIL 550", setup: fail(testkit.AtMail, 550, 5, 7, 1), reason: "sending SMTP MAIL FROM command",
-			want: want{code: 550, enhanced: "5.7.1"}},
-		{name: "MAIL 421", setup: fail(testkit.AtMail, 421, 4, 7, 0), reason: "sending SMTP MAIL FROM command",
-			want: want{temporary: true, conn: true, code: 421, enhanced: "4.7.0", notSent: true}},
-		{name: "MAIL dropped", setup: drop(testkit.AtMail), reason: "sending SMTP MAIL FROM command",
-			want: want{temporary: true, conn: true, notSent: true}},
-		{name: "RCPT 450", setup: fail(testkit.AtRcpt, 450, 4, 2, 1), reason: "sending SMTP RCPT TO command",
-			want: want{temporary: true, code: 450, enhanced: "4.2.1"}},
-		{name: "RCPT 550", setup: fail(testkit.AtRcpt, 550, 5, 1, 1), reason: "sending SMTP RCPT TO command",
-			want: want{code: 550, enhanced: "5.1.1"}},
-		{name: "RCPT dropped", setup: drop(testkit.AtRcpt), reason: "sending SMTP RCPT TO command",
-			want: want{temporary: true, conn: true}},
-		{name: "DATA command 451", setup: fail(testkit.AtDataCmd, 451, 4, 3, 0), reason: "sending SMTP DATA command",
-			want: want{temporary: true, code: 451, enhanced: "4.3.0"}},
-		{name: "DATA command 554", setup: fail(testkit.AtDataCmd, 554, 5, 3, 4), reason: "sending SMTP DATA command",
-			want: want{code: 554, enhanced: "5.3.4"}},
-		{name: "DATA 451", setup: fail(testkit.AtData, 451, 4, 3, 0), reason: "closing SMTP DATA writer",
-			want: want{temporary: true, code: 451, enhanced: "4.3.0"}},
-		{name: "DATA 554", setup: fail(testkit.AtData, 554, 5, 6, 0), reason: "closing SMTP DATA writer",
-			want: want{code: 554, enhanced: "5.6.0"}},
-		{name: "DATA dropped", setup: drop(testkit.AtData), reason: "closing SMTP DATA writer",
-			want: want{temporary: true, conn: true}},
-		// Send turns this into nil: the message was delivered (9.1).
-		{name: "RSET 421 after delivery", setup: fail(testkit.AtRset, 421, 4, 3, 2), reason: "sending SMTP RESET command",
-			want: want{temporary: true, conn: true, code: 421, enhanced: "4.3.2"}},
-		{name: "idle close", setup: func(r *testkit.SMTPSink) { r.Stop(); r.Start(t) }, reason: "checking SMTP connection",
-			want: want{temporary: true, conn: true, notSent: true}},
-		{name: "no sender", msg: func(m *gomail.Msg) { _ = m.To("ada@example.org") }, reason: "getting sender address",
-			want: want{unsendable: true}},
-		{name: "no recipient", msg: func(m *gomail.Msg) { _ = m.From("news@charity.example") }, reason: "getting recipient addresses",
-			want: want{unsendable: true}},
+		{name: "MAIL 451", setup: fail(testkit.AtMail, 451, 4, 3, 0), want: want{temporary: true, code: 451, enhanced: "4.3.0"}},
+		{name: "MAIL 550", setup: fail(testkit.AtMail, 550, 5, 7, 1), want: want{code: 550, enhanced: "5.7.1"}},
+		// Redialled once, then given up: not handed over.
+		{name: "MAIL 421", setup: fail(testkit.AtMail, 421, 4, 7, 0), want: want{temporary: true, conn: true, code: 421, enhanced: "4.7.0", notSent: true}},
+		{name: "MAIL dropped", setup: drop(testkit.AtMail), want: want{temporary: true, conn: true, notSent: true}},
+		{name: "RCPT 450", setup: fail(testkit.AtRcpt, 450, 4, 2, 1), want: want{temporary: true, code: 450, enhanced: "4.2.1"}},
+		{name: "RCPT 550", setup: fail(testkit.AtRcpt, 550, 5, 1, 1), want: want{code: 550, enhanced: "5.1.1"}},
+		{name: "RCPT dropped", setup: drop(testkit.AtRcpt), want: want{temporary: true, conn: true}},
+		{name: "DATA command 451", setup: fail(testkit.AtDataCmd, 451, 4, 3, 0), want: want{temporary: true, code: 451, enhanced: "4.3.0"}, closes: true},
+		{name: "DATA command 554", setup: fail(testkit.AtDataCmd, 554, 5, 3, 4), want: want{code: 554, enhanced: "5.3.4"}, closes: true},
+		{name: "DATA 451", setup: fail(testkit.AtData, 451, 4, 3, 0), want: want{temporary: true, code: 451, enhanced: "4.3.0"}},
+		{name: "DATA 554", setup: fail(testkit.AtData, 554, 5, 6, 0), want: want{code: 554, enhanced: "5.6.0"}},
+		{name: "DATA dropped", setup: drop(testkit.AtData), want: want{temporary: true, conn: true}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := newRelay(t)
-			err := goMailSend(t, r, tc.setup, tc.msg)
-			if err == nil || !strings.Contains(err.Error(), tc.reason) {
-				t.Fatalf("go-mail returned %v, want the reason %q", err, tc.reason)
-			}
-			f := mailsend.Classify(err)
-			got := want{f.Temporary, mailsend.IsConnectionError(err), f.Unsendable, f.NotSent, f.Code, f.Enhanced}
-			if got != tc.want {
-				t.Errorf("Classify(%v) = %+v, IsConnectionError %v; want %+v", err, f, got.conn, tc.want)
-			}
-		})
+		for _, pipelining := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s pipelining=%v", tc.name, pipelining), func(t *testing.T) {
+				r := testkit.NewRelay(t, testkit.RelayOptions{NoPipelining: !pipelining})
+				c := dial(t, r)
+				ctx := context.Background()
+				tc.setup(r)
+				err := c.Send(ctx, msgTo("ada@example.org", "refused"))
+				f := mailsend.Classify(err)
+				got := want{f.Temporary, mailsend.IsConnectionError(err), f.NotSent, f.Code, f.Enhanced}
+				if err == nil || got != tc.want || f.Unsendable {
+					t.Fatalf("Send = %v, classified %+v, IsConnectionError %v; want %+v", err, f, got.conn, tc.want)
+				}
+				r.Heal()
+				if err := c.Send(ctx, msgTo("bob@example.org", "next")); err != nil {
+					t.Fatalf("the next Send: %v", err)
+				}
+				conns := 1 + btoi(tc.closes) // the RSET finds it closed
+				if tc.want.conn {
+					conns = 2 + btoi(tc.want.notSent) // the dead line, the redial that met it too, and a fresh one
+				}
+				if r.Conns() != conns {
+					t.Errorf("connections = %d, want %d", r.Conns(), conns)
+				}
+				exactlyOnce(t, r, "bob@example.org")
+			})
+		}
 	}
 }
 
@@ -386,34 +415,6 @@ func fail(st testkit.Stage, code, a, b, c int) func(*testkit.SMTPSink) {
 
 func drop(st testkit.Stage) func(*testkit.SMTPSink) {
 	return func(r *testkit.SMTPSink) { r.Fail(st, testkit.Fault{Drop: true}) }
-}
-
-// goMailSend sends one message with a plain go-mail client after setup
-// has set the relay's trouble on the open connection.
-func goMailSend(t *testing.T, r *testkit.SMTPSink, setup func(*testkit.SMTPSink), build func(*gomail.Msg)) error {
-	t.Helper()
-	client, err := gomail.NewClient("127.0.0.1", gomail.WithPort(r.Port), gomail.WithTimeout(5*time.Second), gomail.WithTLSPolicy(gomail.NoTLS))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.DialWithContext(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	if setup != nil {
-		setup(r)
-	}
-	msg := gomail.NewMsg()
-	if build == nil {
-		build = func(m *gomail.Msg) {
-			_ = m.From("news@charity.example")
-			_ = m.To("ada@example.org")
-		}
-	}
-	build(msg)
-	msg.Subject("x")
-	msg.SetBodyString(gomail.TypeTextPlain, "hello")
-	return client.Send(msg)
 }
 
 func TestClassifyOtherErrors(t *testing.T) {

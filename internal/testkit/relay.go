@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,9 @@ type RelayOptions struct {
 	// MessagesPerConn answers the MAIL after this many accepted messages on
 	// one connection with 421 4.7.0 and closes it (0: unlimited).
 	MessagesPerConn int
+	// NoPipelining leaves PIPELINING (RFC 2920) out of the EHLO reply, as
+	// some older relays do, so a client must wait for each reply.
+	NoPipelining bool
 }
 
 // Stage is the point in an SMTP session where a Fault applies.
@@ -199,6 +203,8 @@ type relayConn struct {
 	s               *SMTPSink
 	inData          atomic.Bool // reading message data: lines are not commands
 	closeAfterWrite atomic.Bool // close once the next reply is written
+	midLine         bool        // the last read ended inside a command line
+	pending         *Fault      // a command fault to answer at the next Read
 
 	mu       sync.Mutex
 	ehlo     *Fault // the EHLO fault decided for this connection, if any
@@ -213,6 +219,10 @@ type relayConn struct {
 const dataTimeout = 10 * time.Second
 
 func (c *relayConn) Read(p []byte) (int, error) {
+	if f := c.pending; f != nil {
+		c.pending = nil
+		return c.fail(*f)
+	}
 	if c.inData.Load() {
 		_ = c.Conn.SetReadDeadline(time.Now().Add(dataTimeout))
 	}
@@ -221,19 +231,43 @@ func (c *relayConn) Read(p []byte) (int, error) {
 	if errors.As(err, &ne) && ne.Timeout() {
 		c.s.idleCloses.Add(1)
 	}
-	if n >= 4 && !c.inData.Load() && strings.EqualFold(string(p[:4]), "NOOP") {
-		c.s.noops.Add(1)
+	if c.inData.Load() {
+		return n, err
 	}
-	if n >= 4 && !c.inData.Load() {
-		if f, ok := c.commandFault(string(p[:4])); ok {
-			if !f.Drop {
-				writeReply(c.Conn, f.reply())
-			}
-			c.Conn.Close()
-			return 0, io.EOF
+	// A pipelining client (RFC 2920) sends several commands in one write:
+	// each line is looked at. Those before a faulty one are handed to
+	// go-smtp, which answers them; the fault answers on the next Read.
+	for at := 0; at < n; {
+		line := p[at:n]
+		if end := bytes.IndexByte(line, '\n'); end >= 0 {
+			line = line[:end+1]
 		}
+		if !c.midLine && len(line) >= 4 {
+			verb := string(line[:4])
+			if strings.EqualFold(verb, "NOOP") {
+				c.s.noops.Add(1)
+			}
+			if f, ok := c.commandFault(verb); ok {
+				if at == 0 {
+					return c.fail(f)
+				}
+				c.pending = &f
+				return at, nil
+			}
+		}
+		c.midLine = line[len(line)-1] != '\n'
+		at += len(line)
 	}
 	return n, err
+}
+
+// fail answers a command with its fault and closes the connection.
+func (c *relayConn) fail(f Fault) (int, error) {
+	if !f.Drop {
+		writeReply(c.Conn, f.reply())
+	}
+	c.Conn.Close()
+	return 0, io.EOF
 }
 
 // commandFault is the fault, if one fires, for the command a client line
@@ -249,6 +283,10 @@ func (c *relayConn) commandFault(verb string) (Fault, bool) {
 }
 
 func (c *relayConn) Write(p []byte) (int, error) {
+	// go-smtp writes (and flushes) the EHLO reply a line at a time.
+	if c.s.opts.NoPipelining && string(p) == "250-PIPELINING\r\n" {
+		return len(p), nil
+	}
 	n, err := c.Conn.Write(p)
 	if c.closeAfterWrite.Swap(false) {
 		c.Conn.Close()
