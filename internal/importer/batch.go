@@ -25,6 +25,7 @@ type batch struct {
 	seen map[uint64]int32 // address hash → first line (about 50 bytes an address)
 	seed maphash.Seed
 	slug map[string]string // topic id → slug
+	ids  *ids              // for the records the import creates
 }
 
 func (b *batch) slugs(topicIDs []string) []string {
@@ -67,7 +68,7 @@ func (b *batch) flush() error {
 	var d delta
 	err = b.im.App.RunInTransaction(func(tx core.App) error {
 		d = delta{skipped: map[string]int{}}
-		ins := newInserter(tx)
+		ins := newInserter(tx, b.ids)
 		defer ins.close()
 		known, err := findKnown(tx, vocab.Supporters, inEmails)
 		if err != nil {

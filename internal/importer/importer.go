@@ -96,7 +96,7 @@ func (im *Importer) Supporters(f io.ReadSeeker, opts Options) (Report, error) {
 	if size <= 0 {
 		size = 1000
 	}
-	b := &batch{im: im, opts: opts, rep: &rep, seen: map[uint64]int32{}, seed: maphash.MakeSeed(), slug: map[string]string{}}
+	b := &batch{im: im, opts: opts, rep: &rep, seen: map[uint64]int32{}, seed: maphash.MakeSeed(), slug: map[string]string{}, ids: newIDs()}
 	for slug, id := range topics {
 		b.slug[id] = slug
 	}

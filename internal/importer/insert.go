@@ -21,6 +21,7 @@ import (
 // consents must be mirrored here.
 type inserter struct {
 	tx    core.App
+	ids   *ids
 	stmts map[string]*prepared
 }
 
@@ -33,11 +34,13 @@ type prepared struct {
 	params dbx.Params
 }
 
-func newInserter(tx core.App) *inserter { return &inserter{tx: tx, stmts: map[string]*prepared{}} }
+func newInserter(tx core.App, ids *ids) *inserter {
+	return &inserter{tx: tx, ids: ids, stmts: map[string]*prepared{}}
+}
 
 func (in *inserter) insert(rec *core.Record) error {
 	if rec.Id == "" {
-		rec.Id = core.GenerateDefaultRandomId()
+		rec.Id = in.ids.id()
 	}
 	now := types.NowDateTime()
 	for _, f := range rec.Collection().Fields {
