@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"supportercrm/internal/testkit"
@@ -34,9 +35,12 @@ func (c *checkoutStand) start(t *testing.T, ctx context.Context) {
 			if err != nil {
 				return
 			}
-			c.mu.Lock()
-			c.urls = append(c.urls, ev.Request.URL)
-			c.mu.Unlock()
+			// Pages only: chromium asks the stand for its favicon too, sometimes.
+			if ev.ResourceType == network.ResourceTypeDocument {
+				c.mu.Lock()
+				c.urls = append(c.urls, ev.Request.URL)
+				c.mu.Unlock()
+			}
 			_, _ = chromedp.Call(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
 				RequestID: ev.RequestID, ResponseCode: http.StatusOK,
 				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "text/html; charset=utf-8"}},
