@@ -84,26 +84,7 @@ func buildBinary(t testing.TB) string { return testkit.BuildBinary(t) }
 // SMTP relay and the charity's identity; more, when given, adds data.
 func configure(t testing.TB, dataDir, appURL string, smtpPort int, more func(app core.App)) {
 	t.Helper()
-	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dataDir})
-	if err := app.Bootstrap(); err != nil {
-		t.Fatal(err)
-	}
-	defer app.ClearBootstrap()
-	if err := app.RunAllMigrations(); err != nil {
-		t.Fatal(err)
-	}
-	s := app.Settings()
-	s.Meta.AppURL = appURL
-	s.SMTP.Enabled = true
-	s.SMTP.Host = "127.0.0.1"
-	s.SMTP.Port = smtpPort
-	if err := app.Save(s); err != nil {
-		t.Fatal(err)
-	}
-	testkit.RealIdentity(t, app) // campaigns can't be scheduled under the shipped example
-	if more != nil {
-		more(app)
-	}
+	testkit.ConfigureDataDir(t, dataDir, appURL, smtpPort, true, more)
 }
 
 func start(t testing.TB, bin, dataDir, addr string, env ...string) *exec.Cmd {

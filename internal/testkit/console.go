@@ -71,7 +71,31 @@ func ConsoleBrowser(t testing.TB, opts ConsoleOptions) *ConsoleSite {
 
 func prepare(t testing.TB, s *ConsoleSite, smtpPort int, opts ConsoleOptions) {
 	t.Helper()
-	app := core.NewBaseApp(core.BaseAppConfig{DataDir: s.DataDir})
+	ConfigureDataDir(t, s.DataDir, s.URL, smtpPort, !opts.SampleIdentity, func(app core.App) {
+		for _, who := range []StaffLogin{s.Comms, s.Admin} {
+			rec := core.NewRecord(Collection(t, app, vocab.Staff))
+			rec.SetEmail(who.Email)
+			rec.SetPassword(who.Password)
+			rec.SetVerified(true)
+			rec.Set("name", strings.ToUpper(who.Role[:1])+who.Role[1:]+" Officer")
+			rec.Set("role", who.Role)
+			if err := app.Save(rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if opts.Setup != nil {
+			opts.Setup(app)
+		}
+	})
+}
+
+// ConfigureDataDir prepares a data dir for the real binary as an admin
+// would in the dashboard: migrations, the app URL, the SMTP relay on
+// loopback and (realIdentity) the charity's identity; more, when given,
+// adds data before the dir is closed.
+func ConfigureDataDir(t testing.TB, dataDir, appURL string, smtpPort int, realIdentity bool, more func(app core.App)) {
+	t.Helper()
+	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dataDir})
 	if err := app.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
@@ -80,29 +104,18 @@ func prepare(t testing.TB, s *ConsoleSite, smtpPort int, opts ConsoleOptions) {
 		t.Fatal(err)
 	}
 	set := app.Settings()
-	set.Meta.AppURL = s.URL
+	set.Meta.AppURL = appURL
 	set.SMTP.Enabled = true
 	set.SMTP.Host = "127.0.0.1"
 	set.SMTP.Port = smtpPort
 	if err := app.Save(set); err != nil {
 		t.Fatal(err)
 	}
-	if !opts.SampleIdentity {
-		RealIdentity(t, app)
+	if realIdentity {
+		RealIdentity(t, app) // campaigns can't be scheduled under the shipped example
 	}
-	for _, who := range []StaffLogin{s.Comms, s.Admin} {
-		rec := core.NewRecord(Collection(t, app, vocab.Staff))
-		rec.SetEmail(who.Email)
-		rec.SetPassword(who.Password)
-		rec.SetVerified(true)
-		rec.Set("name", strings.ToUpper(who.Role[:1])+who.Role[1:]+" Officer")
-		rec.Set("role", who.Role)
-		if err := app.Save(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if opts.Setup != nil {
-		opts.Setup(app)
+	if more != nil {
+		more(app)
 	}
 }
 

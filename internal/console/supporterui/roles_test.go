@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pocketbase/pocketbase/core"
-
 	"supportercrm/internal/testkit"
 	"supportercrm/internal/vocab"
 )
@@ -31,17 +29,7 @@ var csrfInPage = regexp.MustCompile(`"X-CSRF-Token": "([^"]+)"`)
 // console-core's, tested there.
 func signIn(t *testing.T, env *testkit.Env, role string) *staffClient {
 	t.Helper()
-	rec := core.NewRecord(testkit.Collection(t, env.App, vocab.Staff))
-	rec.SetEmail(role + "-" + core.GenerateDefaultRandomId() + "@lanternhouse.org.uk")
-	rec.SetPassword("a-long-password-1")
-	rec.Set("role", role)
-	if err := env.App.Save(rec); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := rec.NewAuthToken()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := testkit.Login(t, env, role)
 	jar, _ := cookiejar.New(nil)
 	u, _ := url.Parse(env.URL + "/staff/")
 	jar.SetCookies(u, []*http.Cookie{{Name: "staff_session", Value: tok, Path: "/staff"}})
