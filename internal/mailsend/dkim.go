@@ -1,12 +1,10 @@
 package mailsend
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/emersion/go-msgauth/dkim"
 	gomail "github.com/wneessen/go-mail"
@@ -50,17 +48,13 @@ func LoadDKIM(domain, selector string, pemBytes []byte) (*DKIM, error) {
 	return &DKIM{Domain: domain, Selector: selector, Key: key}, nil
 }
 
-// sign adds a DKIM-Signature (relaxed/relaxed) over msg as go-mail will
-// write it. go-mail's own signer (v0.8.1 and v0.8.2) hard-wraps an h= tag
-// longer than a line inside a header name but signs it unwrapped, so the
-// oversigned list would fail relaxed verification; go-msgauth signs the
-// field exactly as it emits it. go-mail writes the same bytes again on the
-// wire (fixed date, id and boundary), with this one field added.
-func (d *DKIM) sign(msg *gomail.Msg) error {
-	var buf bytes.Buffer
-	if _, err := msg.WriteTo(&buf); err != nil {
-		return err
-	}
+// sign returns the DKIM-Signature field (relaxed/relaxed, ending in CRLF)
+// for a message as it goes on the wire, to be written above it. go-mail's
+// own signer (v0.8.1 and v0.8.2) hard-wraps an h= tag longer than a line
+// inside a header name but signs it unwrapped, so the oversigned list
+// would fail relaxed verification; go-msgauth signs the field exactly as it
+// emits it.
+func (d *DKIM) sign(data []byte) (string, error) {
 	s, err := dkim.NewSigner(&dkim.SignOptions{
 		Domain:                 d.Domain,
 		Selector:               d.Selector,
@@ -70,16 +64,14 @@ func (d *DKIM) sign(msg *gomail.Msg) error {
 		HeaderKeys:             dkimHeaders,
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
-	if _, err := s.Write(buf.Bytes()); err != nil {
+	if _, err := s.Write(data); err != nil {
 		s.Close()
-		return err
+		return "", err
 	}
 	if err := s.Close(); err != nil {
-		return err
+		return "", err
 	}
-	name, value, _ := strings.Cut(strings.TrimSuffix(s.Signature(), "\r\n"), ":")
-	msg.SetGenHeaderPreformatted(gomail.Header(name), strings.TrimLeft(value, " "))
-	return nil
+	return s.Signature(), nil
 }

@@ -176,16 +176,16 @@ func (c *Conn) Send(ctx context.Context, m *Message) error {
 	if err != nil {
 		return err
 	}
-	if c.cfg.DKIM != nil {
-		if err := c.cfg.DKIM.sign(msg); err != nil {
-			return fmt.Errorf("dkim signing failed: %w", err)
-		}
-	}
 	w, err := encode(msg)
 	if err != nil {
 		return err
 	}
 	defer w.release()
+	if c.cfg.DKIM != nil {
+		if w.signature, err = c.cfg.DKIM.sign(w.data.Bytes()); err != nil {
+			return fmt.Errorf("dkim signing failed: %w", err)
+		}
+	}
 	needUTF8 := !ascii(m.From.Address) || !ascii(m.To.Address)
 	for range 2 {
 		if err = c.ready(ctx); err != nil {

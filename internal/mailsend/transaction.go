@@ -51,11 +51,13 @@ var wireBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 const maxPooled = 1 << 20
 
-// wire is a message as it goes to the relay: its envelope and its bytes.
+// wire is a message as it goes to the relay: its envelope, its bytes and
+// the DKIM-Signature field written above them, when it is signed.
 type wire struct {
-	from  string
-	rcpts []string
-	data  *bytes.Buffer
+	from      string
+	rcpts     []string
+	data      *bytes.Buffer
+	signature string
 }
 
 // encode writes msg once, for every try of its transaction.
@@ -88,7 +90,7 @@ func (w *wire) release() {
 // session ready for the next MAIL, or closed.
 func (c *Conn) transact(w *wire, utf8 bool) error {
 	c.uses++
-	err := c.exchange(w.from, w.rcpts, utf8, w.data.Bytes())
+	err := c.exchange(w, utf8)
 	c.lastUsed = time.Now()
 	var se *stepError
 	switch {
@@ -111,10 +113,10 @@ type command struct {
 }
 
 // exchange writes the transaction and reads its replies.
-func (c *Conn) exchange(from string, rcpts []string, utf8 bool, data []byte) error {
+func (c *Conn) exchange(w *wire, utf8 bool) error {
 	text := c.sc.Text
 	_ = c.sc.UpdateDeadline(c.cfg.Timeout)
-	mail := "MAIL FROM:" + from
+	mail := "MAIL FROM:" + w.from
 	if ok, _ := c.sc.Extension("8BITMIME"); ok {
 		mail += " BODY=8BITMIME"
 	}
@@ -122,7 +124,7 @@ func (c *Conn) exchange(from string, rcpts []string, utf8 bool, data []byte) err
 		mail += " SMTPUTF8"
 	}
 	cmds := []command{{mail, 250, atMail}}
-	for _, r := range rcpts {
+	for _, r := range w.rcpts {
 		cmds = append(cmds, command{"RCPT TO:" + r, 25, atRcpt})
 	}
 	cmds = append(cmds, command{"DATA", 354, atDataCmd})
@@ -171,7 +173,8 @@ func (c *Conn) exchange(from string, rcpts []string, utf8 bool, data []byte) err
 		}
 		return refused
 	}
-	if err := writeDotStuffed(text.W, data); err != nil {
+	text.W.WriteString(w.signature) // one field: no line of it starts with a dot
+	if err := writeDotStuffed(text.W, w.data.Bytes()); err != nil {
 		return &stepError{atContent, err}
 	}
 	if err := endData(text.W); err != nil {
